@@ -1,0 +1,93 @@
+"""The command line: parse, call one function, print. Expected failures are one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+
+import click
+
+from bench import __version__
+from bench.errors import BenchError
+
+EXIT_BAD = 2
+
+
+@dataclass
+class _Options:
+    debug: bool = False
+
+
+_OPTIONS = _Options()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vcbench")
+@click.option("--debug", is_flag=True, help="Show tracebacks for expected failures too.")
+def cli(debug: bool) -> None:
+    """Measure what a Docker container or a KVM/libvirt VM costs against native, on this host."""
+    _OPTIONS.debug = debug
+
+
+@cli.group()
+def host() -> None:
+    """Host prerequisites and daemons."""
+
+
+@host.command("setup")
+def host_setup() -> None:
+    """Install missing host packages, fix /dev/kvm, start dockerd/libvirtd. Idempotent."""
+    from bench.host.setup import run_setup
+
+    run_setup(click.echo)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--no-probe", is_flag=True, help="Do not boot the KVM probe guest if not cached.")
+def doctor(as_json: bool, no_probe: bool) -> None:
+    """Check the host: exit 0 when native, docker and libvirt are all usable, else 2."""
+    from bench.host import doctor as doc
+
+    checks = doc.run_checks(probe_accel=not no_probe)
+    usable = doc.usable_platforms(checks)
+    if as_json:
+        click.echo(json.dumps(doc.as_json(checks), indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            fix = f"  -> fix: {c.fix}" if c.fix and c.status != "ok" else ""
+            click.echo(f"{c.status.upper():<5} {c.name:<{width}}  {c.detail}{fix}")
+        click.echo(
+            "platforms: "
+            + ", ".join(f"{p} {'usable' if ok else 'UNUSABLE'}" for p, ok in usable.items())
+        )
+    if not all(usable.values()):
+        sys.exit(EXIT_BAD)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="vcbench", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("vcbench: interrupted", err=True)
+        sys.exit(130)
+    except BenchError as exc:
+        if _OPTIONS.debug:
+            traceback.print_exc()
+        click.echo(f"vcbench: error: {exc.one_line()}", err=True)
+        sys.exit(EXIT_BAD)
+    except KeyboardInterrupt:
+        click.echo("vcbench: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The host: prerequisites, daemons, acceleration, and the checks that say what is missing."""

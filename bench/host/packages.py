@@ -1,0 +1,52 @@
+"""The one list of host packages vcbench needs, and what tells whether each is installed."""
+
+from __future__ import annotations
+
+import shutil
+
+from bench.proc import run
+
+# Debian/Ubuntu package -> why vcbench needs it. One list, in one place: setup installs it,
+# doctor checks it, CI gets it through `vcbench host setup`.
+APT_PACKAGES: dict[str, str] = {
+    "docker.io": "dockerd, the container platform",
+    "containerd": "the runtime dockerd drives",
+    "runc": "the OCI runtime (crun cannot run on hybrid cgroups)",
+    "iptables": "docker and libvirt networks",
+    "qemu-system-x86": "the VM platform's emulator",
+    "qemu-utils": "qemu-img: per-instance qcow2 overlays",
+    "libvirt-daemon-system": "libvirtd and virtlogd",
+    "libvirt-daemon-driver-qemu": "libvirt's QEMU driver",
+    "libvirt-clients": "virsh, for humans looking at what vcbench made",
+    "libvirt-dev": "headers libvirt-python builds against",
+    "pkg-config": "finds libvirt when libvirt-python builds",
+    "dnsmasq-base": "DHCP on the run's libvirt network",
+    "mmdebstrap": "builds the one rootfs every platform runs",
+    "uidmap": "mmdebstrap's unprivileged modes",
+    "busybox-static": "the initramfs and the KVM probe guest",
+    "kmod": "module tooling for the guest initramfs",
+    "e2fsprogs": "mkfs.ext4 -d: the VM disk from the rootfs tree",
+    "xz-utils": "compressed guest kernel modules",
+}
+
+
+def missing_packages(packages: list[str] | None = None) -> list[str]:
+    """Packages dpkg does not report as installed (all of them on a non-dpkg host)."""
+    wanted = list(APT_PACKAGES) if packages is None else packages
+    if shutil.which("dpkg-query") is None:
+        return wanted
+    done = run(
+        ["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n", *wanted],
+        check=False,
+        timeout=30,
+    )
+    installed = {
+        line.split()[0].split(":")[0]
+        for line in done.stdout.splitlines()
+        if len(line.split()) > 1 and line.split()[1].startswith("ii")
+    }
+    return [p for p in wanted if p not in installed]
+
+
+def install_command(packages: list[str]) -> list[str]:
+    return ["apt-get", "install", "-y", "--no-install-recommends", *packages]

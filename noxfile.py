@@ -1,0 +1,50 @@
+"""Sessions: tests (unit + integration on the real daemons), lint, perf.
+
+Each session first runs the project's own host setup (standard library only), because the
+Python dependencies themselves need host packages to build (libvirt-python: libvirt-dev).
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _host_setup(session: nox.Session) -> None:
+    if os.geteuid() == 0:
+        session.run("python", "-m", "bench.host", "setup")
+    else:
+        session.warn("not root: skipping `vcbench host setup`; integration tests need its daemons")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests; integration tests fail (not skip) when a daemon is missing."""
+    _host_setup(session)
+    session.install("-e", ".[test]")
+    env = {"VCBENCH_REQUIRE_INTEGRATION": os.environ.get("VCBENCH_REQUIRE_INTEGRATION", "1")}
+    session.run("pytest", "tests/unit", "tests/integration", *session.posargs, env=env)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint + format check) on everything, mypy --strict on bench/."""
+    _host_setup(session)
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", "bench", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "bench", "tests", "noxfile.py")
+    session.run("mypy", "bench")
+
+
+@nox.session
+def perf(session: nox.Session) -> None:
+    """pytest-benchmark: harness overheads and startup latency on the real daemons."""
+    _host_setup(session)
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest", "tests/perf", "--benchmark-only", "--benchmark-autosave", *session.posargs
+    )
