@@ -79,9 +79,9 @@ def probe() -> AccelResult:
             f"check that {QEMU} runs (`{QEMU} --version`) and rebuild with `vcbench images build`",
         )
     reason = (
-        f"{KVM_DEVICE} is present but a guest did not boot under KVM within "
-        f"{KVM_DEADLINE_S:g} s (the same guest booted under TCG in {tcg_s:.1f} s); "
-        "nested or paravirtual KVM that cannot run a stock kernel"
+        f"{KVM_DEVICE} is present, but the guest kernel did not boot under KVM within "
+        f"{KVM_DEADLINE_S:g} s while it booted under TCG in {tcg_s:.1f} s: nested or "
+        "paravirtual KVM that cannot run a stock kernel"
     )
     return AccelResult("tcg", reason, boot, None, tcg_s, guest_kernel=version)
 
@@ -134,7 +134,7 @@ def boot_to_marker(accel: Accel, kernel: Path, initramfs: Path, deadline_s: floa
 
 def _probe_guest() -> tuple[Path, Path, str]:
     """The guest kernel vcbench boots, and a busybox initramfs that prints the marker."""
-    from bench.images.probe_guest import probe_guest
+    from bench.images.probe_guest import probe_guest  # deferred: doctor imports this module
 
     return probe_guest(paths.cache_dir(), PROBE_MARKER)
 

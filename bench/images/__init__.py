@@ -1,1 +1,1 @@
-"""One userland for every platform: rootfs tar -> Docker image, VM disk (+kernel, initramfs), chroot tree."""
+"""One userland for every platform: a rootfs tar becomes the Docker image, VM disk, chroot."""

@@ -125,3 +125,15 @@ def test_labelled_paused_domain_is_created_and_removed(libvirt_conn: Any, no_lea
     finally:
         dom.destroy()
     assert name not in vcbench_domains(libvirt_conn)
+
+
+def test_probe_guest_boots_under_tcg() -> None:
+    """The control that makes a failed KVM boot a finding: the same guest boots under TCG."""
+    from bench import paths
+    from bench.host import accel
+    from bench.images.probe_guest import probe_guest
+
+    kernel, initramfs, version = probe_guest(paths.cache_dir(), accel.PROBE_MARKER)
+    assert version.endswith("-amd64")
+    took = accel.boot_to_marker("tcg", kernel, initramfs, accel.TCG_DEADLINE_S)
+    assert took is not None, "the probe guest did not print its marker under TCG"

@@ -1,0 +1,99 @@
+"""The image cache: one directory per spec key, published atomically, built under a lock.
+
+Layout under <cache>/images/:
+  entries/<key>/   complete entries only (they appear by rename(2), never piecemeal)
+  tmp/             entries being built; whatever is here without the lock held is debris
+  .lock            fcntl lock held by a build (or rm) for its whole duration
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+RECORD = "image.json"
+
+
+class Cache:
+    def __init__(self, cache_root: Path) -> None:
+        self.root = cache_root / "images"
+        self.entries_dir = self.root / "entries"
+        self.tmp_dir = self.root / "tmp"
+
+    def lookup(self, key: str) -> Path | None:
+        entry = self.entries_dir / key
+        return entry if (entry / RECORD).is_file() else None
+
+    def entries(self) -> list[Path]:
+        if not self.entries_dir.is_dir():
+            return []
+        return sorted(p for p in self.entries_dir.iterdir() if (p / RECORD).is_file())
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive for the whole block; a second builder waits, then finds the entry."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def sweep(self) -> None:
+        """Remove what interrupted builds left. Only call with the lock held."""
+        if self.tmp_dir.is_dir():
+            for debris in self.tmp_dir.iterdir():
+                _remove(debris)
+
+    @contextmanager
+    def staging(self, key: str) -> Iterator[Path]:
+        """A fresh directory to build into; removed unless publish() took it."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{key[:12]}-", dir=self.tmp_dir))
+        work.chmod(0o755)  # libvirt's qemu user must reach the disk, kernel and initramfs
+        try:
+            yield work
+        finally:
+            _remove(work)
+
+    def publish(self, work: Path, key: str) -> Path:
+        """Make a fully built staging directory the entry for key (replacing an old one)."""
+        self.entries_dir.mkdir(parents=True, exist_ok=True)
+        target = self.entries_dir / key
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix="retired-", dir=self.tmp_dir))
+            target.rename(retired / key)
+            work.rename(target)
+            _remove(retired)
+        else:
+            work.rename(target)
+        return target
+
+    def remove(self, entry: Path) -> None:
+        """Retire by rename first, so a reader never sees a half-deleted entry."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        retired = Path(tempfile.mkdtemp(prefix="removed-", dir=self.tmp_dir))
+        entry.rename(retired / entry.name)
+        _remove(retired)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def free_bytes(path: Path) -> int:
+    """Free space where path is (or would be) created."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    stats = os.statvfs(probe)
+    return stats.f_bavail * stats.f_frsize

@@ -1,0 +1,104 @@
+"""The Docker image: `docker import` of the rootfs tarball, tagged by digest and labelled.
+
+The import streams rootfs.tar itself with /etc/vcbench-rootfs appended (see rootfs.py for
+the identity scheme), so no second 300 MB tarball is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ImageError
+from bench.images import rootfs
+
+REPOSITORY = "vcbench/rootfs"
+LABEL = "vcbench.rootfs"
+_DOWN_HINT = "start it with `vcbench host setup` (or check DOCKER_HOST)"
+
+
+def tag_for(digest: str) -> str:
+    return f"{REPOSITORY}:{digest[:12]}"
+
+
+def connect() -> Any:
+    """A docker SDK client that has answered a ping, or an ImageError saying docker is down."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:
+        raise ImageError(f"docker daemon unreachable ({_first_line(exc)})", _DOWN_HINT) from exc
+    return client
+
+
+def exists(client: Any, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise ImageError(f"docker cannot look up {tag} ({_first_line(exc)})", _DOWN_HINT) from exc
+    return True
+
+
+def import_rootfs(client: Any, tar: Path, digest: str, mtime: int) -> int:
+    """Import, tag and label the image; returns its size in bytes as docker reports it."""
+    import docker.errors
+
+    tag = tag_for(digest)
+    changes = [f"LABEL {LABEL}={digest}", 'CMD ["/usr/local/sbin/vcbench-ready"]']
+    try:
+        client.api.import_image(
+            src=_stream(tar, digest, mtime),
+            repository=REPOSITORY,
+            tag=digest[:12],
+            changes=changes,
+            stream_src=True,
+        )
+        image = client.images.get(tag)
+    except docker.errors.DockerException as exc:
+        raise ImageError(f"docker import failed ({_first_line(exc)})", _DOWN_HINT) from exc
+    if image.labels.get(LABEL) != digest:
+        raise ImageError(f"docker import of {tag} lost its {LABEL} label", "rebuild with --force")
+    return int(image.attrs["Size"])
+
+
+def remove(client: Any, digest: str) -> bool:
+    """Remove the image made for digest; False if it was already gone."""
+    import docker.errors
+
+    try:
+        client.images.remove(tag_for(digest))
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise ImageError(
+            f"docker cannot remove {tag_for(digest)} ({_first_line(exc)})",
+            "remove the containers using it first (`vcbench gc`)",
+        ) from exc
+    return True
+
+
+def _stream(tar: Path, digest: str, mtime: int, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """rootfs.tar up to its end-of-archive blocks, the identity member, a new end."""
+    end = rootfs.data_end(tar)
+    with tar.open("rb") as f:
+        left = end
+        while left > 0:
+            block = f.read(min(chunk, left))
+            if not block:
+                raise ImageError(f"{tar} shrank while being imported", "rebuild with --force")
+            left -= len(block)
+            yield block
+    yield rootfs.identity_member(digest, mtime)
+    yield b"\0" * (2 * 512)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
