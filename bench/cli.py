@@ -68,6 +68,17 @@ def doctor(as_json: bool, no_probe: bool) -> None:
         sys.exit(EXIT_BAD)
 
 
+def _register() -> None:
+    from bench.images.cli import images
+    from bench.platforms.cli import exec_command, gc_command
+
+    for command in (images, exec_command, gc_command):
+        cli.add_command(command)
+
+
+_register()
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="vcbench", standalone_mode=False)

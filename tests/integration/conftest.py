@@ -15,7 +15,7 @@ import pytest
 LIBVIRT_URI = os.environ.get("VCBENCH_LIBVIRT_URI", "qemu:///system")
 
 
-def _unavailable(what: str, why: str) -> None:
+def unavailable(what: str, why: str) -> None:
     message = f"{what} unreachable ({why}); run `vcbench host setup`"
     if os.environ.get("VCBENCH_REQUIRE_INTEGRATION") == "1":
         pytest.fail(message, pytrace=False)
@@ -36,7 +36,7 @@ def docker_client() -> Iterator[Any]:
         client = docker.from_env(timeout=60)
         client.ping()
     except Exception as exc:
-        _unavailable("dockerd", str(exc).splitlines()[0])
+        unavailable("dockerd", str(exc).splitlines()[0])
     yield client
     client.close()
 
@@ -48,7 +48,7 @@ def libvirt_conn() -> Iterator[Any]:
     try:
         conn = libvirt.open(LIBVIRT_URI)
     except libvirt.libvirtError as exc:
-        _unavailable("libvirtd", str(exc).splitlines()[0])
+        unavailable("libvirtd", str(exc).splitlines()[0])
     yield conn
     conn.close()
 

@@ -1,0 +1,164 @@
+"""The Docker platform: the imported rootfs image, limits as cpus/cpuset/memory, the SDK."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psutil
+
+from bench.errors import PlatformError
+from bench.platforms import lifecycle, network
+from bench.platforms.base import (
+    KEEPER,
+    ExecResult,
+    Instance,
+    InstanceSpec,
+    Limits,
+    Platform,
+    PlatformConfig,
+    Startup,
+    exec_timed_out,
+)
+from bench.platforms.docker_stream import Demux, read_all
+from bench.platforms.labels import INSTANCE_LABEL, RUN_LABEL
+from bench.platforms.output import MarkerLog, pump_until_ready
+
+API_TIMEOUT_S = 60
+
+
+def connect() -> Any:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=API_TIMEOUT_S)
+        client.ping()
+    except Exception as exc:  # the SDK raises several unrelated types for "no daemon"
+        raise PlatformError(
+            f"dockerd is not reachable ({str(exc).splitlines()[0]})", "run `vcbench host setup`"
+        ) from exc
+    return client
+
+
+class DockerInstance(Instance):
+    platform = "docker"
+
+    def __init__(self, name: str, limits: Limits, log: MarkerLog, client: Any, cid: str) -> None:
+        super().__init__(name, limits, log.path)
+        self._api = client.api
+        self.container_id = cid
+
+    def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
+        started = time.perf_counter()
+        exec_id = self._api.exec_create(self.container_id, list(argv))["Id"]
+        sock = self._api.exec_start(exec_id, socket=True)
+        try:
+            streams = read_all(sock.fileno(), started + timeout)
+            if streams is None:
+                _kill_tree(self._api.exec_inspect(exec_id).get("Pid", 0))
+                raise exec_timed_out(self.name, argv, timeout)
+        finally:
+            sock.close()
+        code = self._api.exec_inspect(exec_id)["ExitCode"]
+        wall = time.perf_counter() - started
+        out, err = streams
+        return ExecResult(out.decode(errors="replace"), err.decode(errors="replace"), code, wall)
+
+
+def _kill_tree(pid: int) -> None:
+    """Docker has no way to stop one exec: kill its host process and what it spawned."""
+    try:
+        root = psutil.Process(pid)
+        for proc in [*root.children(recursive=True), root]:
+            proc.kill()
+    except psutil.Error:
+        pass  # it ended by itself meanwhile
+
+
+class DockerPlatform(Platform):
+    name = "docker"
+
+    def __init__(self, config: PlatformConfig) -> None:
+        super().__init__(config)
+        self._client: Any = None
+        self._network: Any = None
+
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    def _network_name(self) -> str:
+        if self._network is None:
+            with lifecycle.shielded():
+                self._network = network.create_docker_network(self.client(), self.config.run.run_id)
+        return str(self._network.name)
+
+    def _start(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
+        client = self.client()
+        net = self._network_name()
+        log = res.acquire(
+            lambda: MarkerLog(self.config.run.log_dir / f"{name}.log", name), MarkerLog.close
+        )
+        started = time.perf_counter()
+        container = res.acquire(lambda: self._create(name, spec.limits, net), _remove)
+        # Attach before start: the marker cannot be printed before we listen.
+        sock = res.acquire(lambda: client.api.attach_socket(container.id, params=_ATTACH), _close)
+        container.start()
+        running = time.perf_counter()
+        ready = pump_until_ready(sock.fileno(), log, spec.ready_timeout_s, started, Demux().merged)
+        instance = DockerInstance(name, spec.limits, log, client, container.id)
+        instance.startup = Startup(running - started, ready - running)
+        container.reload()
+        instance.address = container.attrs["NetworkSettings"]["Networks"][net]["IPAddress"]
+        return instance
+
+    def _create(self, name: str, limits: Limits, net: str) -> Any:
+        import docker
+
+        tag = self.config.images.docker_tag
+        try:
+            return self._create_container(name, limits, net)
+        except docker.errors.ImageNotFound as exc:
+            raise PlatformError(
+                f"Docker image {tag} is missing", "run `vcbench images build`"
+            ) from exc
+        except docker.errors.APIError as exc:
+            raise PlatformError(f"docker could not create {name}: {exc.explanation}") from exc
+
+    def _create_container(self, name: str, limits: Limits, net: str) -> Any:
+        run_id = self.config.run.run_id
+        return self.client().containers.create(
+            self.config.images.docker_tag,
+            KEEPER,
+            name=name,
+            labels={RUN_LABEL: run_id, INSTANCE_LABEL: name},
+            network=net,
+            nano_cpus=limits.vcpus * 10**9,
+            cpuset_cpus=limits.cpuset_text,
+            mem_limit=f"{limits.memory_mib}m",
+            memswap_limit=f"{limits.memory_mib}m",  # no swap beyond the limit, as in the VM
+            detach=True,
+            stdin_open=False,
+            tty=False,
+        )
+
+    def close(self) -> None:
+        if self._network is not None:
+            network.remove_docker_network(self._network)
+            self._network = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+_ATTACH = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+
+
+def _remove(container: Any) -> None:
+    container.remove(force=True, v=True)
+
+
+def _close(sock: Any) -> None:
+    sock.close()

@@ -1,0 +1,181 @@
+"""`vcbench gc`: remove what dead runs left behind, and nothing vcbench did not label.
+
+A thing is vcbench's only if it carries a run id the way labels.py writes it (Docker label,
+domain metadata, network name, work dir, process environment, cgroup name), and it is
+removed only if that run is dead: its work dir is not claimed by a live process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench.platforms import cgroup, labels, network, procs
+from bench.proc import run
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str
+    name: str
+    run_id: str
+    remove: Callable[[], object] = field(compare=False, repr=False)
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.name} (run {self.run_id})"
+
+
+@dataclass
+class Sweep:
+    found: list[Leftover]
+    unreachable: list[str]  # e.g. "docker: ..." when a daemon could not be asked
+    failed: list[str] = field(default_factory=list)
+
+
+def find(docker_client: Any = None, conn: Any = None, *, include_alive: bool = False) -> Sweep:
+    """Leftovers of dead runs everywhere we can look; the daemons are optional.
+
+    include_alive also lists what live runs hold (for leak checks; never for removal)."""
+    found: list[Leftover] = []
+    unreachable: list[str] = []
+    for source, finder in (("docker", docker_client), ("libvirt", conn)):
+        if finder is None:
+            unreachable.append(source)
+    if docker_client is not None:
+        found += _containers(docker_client) + _docker_networks(docker_client)
+    if conn is not None:
+        found += _domains(conn) + _libvirt_networks(conn)
+    found += _processes() + _cgroups() + _mounts() + _work_dirs()
+    if not include_alive:
+        found = [x for x in found if not labels.run_is_alive(x.run_id)]
+    return Sweep(found, unreachable)
+
+
+def collect(sweep: Sweep) -> Sweep:
+    """Remove what find() found, in its order (instances before what they used)."""
+    for item in sweep.found:
+        try:
+            item.remove()
+        except Exception as exc:
+            sweep.failed.append(f"{item.describe()}: {exc}")
+    return sweep
+
+
+def _containers(client: Any) -> list[Leftover]:
+    found = []
+    for c in client.containers.list(all=True, filters={"label": labels.RUN_LABEL}):
+        remove = partial(c.remove, force=True, v=True)
+        found.append(Leftover("container", c.name, c.labels[labels.RUN_LABEL], remove))
+    return found
+
+
+def _docker_networks(client: Any) -> list[Leftover]:
+    found = []
+    for n in client.networks.list(filters={"label": labels.RUN_LABEL}):
+        found.append(
+            Leftover("docker network", n.name, n.attrs["Labels"][labels.RUN_LABEL], n.remove)
+        )
+    return found
+
+
+def domain_run_id(domain: Any) -> str | None:
+    """The run id in a domain's vcbench metadata; None for any domain we did not make."""
+    import libvirt
+
+    if labels.run_of(domain.name()) is None:
+        return None
+    try:
+        element = domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, labels.METADATA_URI)
+    except libvirt.libvirtError:
+        return None
+    run_id = ET.fromstring(element).get("run", "")
+    return run_id if labels.is_run_id(run_id) else None
+
+
+def _domains(conn: Any) -> list[Leftover]:
+    found = []
+    for dom in conn.listAllDomains():
+        run_id = domain_run_id(dom)
+        if run_id:
+            found.append(Leftover("domain", dom.name(), run_id, partial(_remove_domain, dom)))
+    return found
+
+
+def _remove_domain(dom: Any) -> None:
+    if dom.isActive():
+        dom.destroy()
+    if dom.isPersistent():
+        dom.undefine()
+
+
+def _libvirt_networks(conn: Any) -> list[Leftover]:
+    found = []
+    for net in conn.listAllNetworks():
+        run_id = labels.run_of(net.name())
+        if run_id and net.name() == network.network_name(run_id):
+            remove = partial(_remove_network, net)
+            found.append(Leftover("libvirt network", net.name(), run_id, remove))
+    return found
+
+
+def _remove_network(net: Any) -> None:
+    if net.isActive():
+        net.destroy()
+    if net.isPersistent():
+        net.undefine()
+
+
+def _processes() -> list[Leftover]:
+    found = []
+    for run_id, tagged in procs.tagged(procs.RUN_VAR).items():
+        if labels.is_run_id(run_id):
+            found += [
+                Leftover("process", f"pid {p.pid}", run_id, partial(procs.kill, [p]))
+                for p in tagged
+            ]
+    return found
+
+
+def _cgroups() -> list[Leftover]:
+    found = []
+    for path in cgroup.leftovers():
+        run_id = labels.run_of(path.name)
+        if run_id:
+            found.append(Leftover("cgroup", str(path), run_id, partial(cgroup.remove, path)))
+    return found
+
+
+def _mounts() -> list[Leftover]:
+    """Mounts under the runs' work dirs (native mounts live in private namespaces; this
+    catches any that escaped, deepest first so parents unmount after their children)."""
+    root = labels.runs_root()
+    found = []
+    for point in sorted(_mount_points(), key=lambda p: -len(p.parts)):
+        if point.is_relative_to(root) and labels.is_run_id(point.relative_to(root).parts[0]):
+            unmount = partial(run, ["umount", "-l", point])
+            found.append(Leftover("mount", str(point), point.relative_to(root).parts[0], unmount))
+    return found
+
+
+def _mount_points() -> Iterator[Path]:
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        yield Path(line.split()[4].replace("\\040", " "))
+
+
+def _work_dirs() -> list[Leftover]:
+    """Instance dirs (overlays, chroot upper dirs) of dead runs; their logs are kept."""
+    root = labels.runs_root()
+    if not root.is_dir():
+        return []
+    found = []
+    for run_dir in sorted(root.iterdir()):
+        instances = run_dir / "instances"
+        if labels.is_run_id(run_dir.name) and any(instances.glob("*")):
+            remove = partial(shutil.rmtree, instances)
+            found.append(Leftover("work dir", str(instances), run_dir.name, remove))
+    return found

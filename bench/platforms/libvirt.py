@@ -1,0 +1,251 @@
+"""The libvirt platform: a transient domain per instance on a qcow2 overlay of the shared disk.
+
+Startup follows HOST.md: the event loop runs before the connection opens, the domain is
+created paused, its serial console is opened, and only then is it resumed, so the console
+log holds everything from the first byte and the marker time is when the host received it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError, PlatformError
+from bench.platforms import lifecycle, network
+from bench.platforms.base import (
+    ExecResult,
+    Instance,
+    InstanceSpec,
+    Limits,
+    Platform,
+    PlatformConfig,
+    Startup,
+    exec_timed_out,
+)
+from bench.platforms.domain_xml import DomainSpec, render
+from bench.platforms.guest_agent import GuestAgent
+from bench.platforms.output import MarkerLog
+from bench.proc import run
+
+DEFAULT_URI = "qemu:///system"
+_loop_lock = threading.Lock()
+_loop_started = False
+
+
+def uri() -> str:
+    return os.environ.get("VCBENCH_LIBVIRT_URI", DEFAULT_URI)
+
+
+def start_event_loop() -> None:
+    """libvirt's default event loop in a daemon thread: console streams need it. Once."""
+    global _loop_started
+    import libvirt
+
+    with _loop_lock:
+        if _loop_started:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors come as exceptions
+        threading.Thread(target=_run_loop, name="libvirt-events", daemon=True).start()
+        _loop_started = True
+
+
+def _run_loop() -> None:
+    import libvirt
+
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
+def connect() -> Any:
+    import libvirt
+
+    start_event_loop()
+    try:
+        return libvirt.open(uri())
+    except libvirt.libvirtError as exc:
+        raise PlatformError(
+            f"libvirtd is not reachable at {uri()} ({exc})", "run `vcbench host setup`"
+        ) from exc
+
+
+def resolve_accel(choice: str) -> str:
+    """'kvm' or 'tcg': auto asks the doctor's boot probe; forced kvm must have been proven."""
+    if choice == "tcg":
+        return "tcg"
+    from bench.host.accel import detect
+
+    found = detect()
+    if choice == "kvm" and found.accel != "kvm":
+        raise BenchError(
+            f"KVM is not usable on this host: {found.reason}",
+            "use --accel tcg (or auto); VM figures are then emulation",
+        )
+    return found.accel
+
+
+class Console:
+    """The domain's serial console, streamed into a MarkerLog by the event loop thread."""
+
+    def __init__(self, conn: Any, domain: Any, log: MarkerLog) -> None:
+        import libvirt
+
+        self._log = log
+        self._stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        domain.openConsole(None, self._stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+        events = (
+            libvirt.VIR_STREAM_EVENT_READABLE
+            | libvirt.VIR_STREAM_EVENT_ERROR
+            | libvirt.VIR_STREAM_EVENT_HANGUP
+        )
+        self._stream.eventAddCallback(events, self._on_event, None)
+        self._open = True
+
+    def _on_event(self, stream: Any, events: int, _opaque: object) -> None:
+        import libvirt
+
+        if not self._open:
+            return
+        data: Any = b""
+        if events & libvirt.VIR_STREAM_EVENT_READABLE:
+            try:
+                data = stream.recv(65536)
+            except libvirt.libvirtError:
+                data = b""
+            if data == -2:  # EAGAIN: spurious wakeup
+                return
+            if data:
+                self._log.feed(data)
+                return
+        self._log.end()  # EOF, error or hangup: the guest is gone
+        self.close()
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        try:
+            self._stream.eventRemoveCallback()
+            self._stream.abort()
+        except Exception:
+            pass  # the stream is already torn down by libvirt
+
+
+class LibvirtInstance(Instance):
+    platform = "libvirt"
+
+    def __init__(self, name: str, limits: Limits, log: MarkerLog, domain: Any) -> None:
+        super().__init__(name, limits, log.path)
+        self.domain = domain
+        self.agent = GuestAgent(domain, name)
+
+    def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
+        started = time.perf_counter()
+        pid, stem = self.agent.spawn(argv)
+        code = self.agent.wait_exit(pid, started + timeout)
+        if code is None:
+            self.agent.kill(pid)
+            raise exec_timed_out(self.name, argv, timeout)
+        out = self.agent.take_file(stem + ".out")
+        err = self.agent.take_file(stem + ".err")
+        wall = time.perf_counter() - started
+        return ExecResult(out.decode(errors="replace"), err.decode(errors="replace"), code, wall)
+
+
+class LibvirtPlatform(Platform):
+    name = "libvirt"
+
+    def __init__(self, config: PlatformConfig) -> None:
+        super().__init__(config)
+        self._conn: Any = None
+        self._network: network.LibvirtNetwork | None = None
+        self.accel = ""
+
+    def connection(self) -> Any:
+        if self._conn is None:
+            self._conn = connect()
+        return self._conn
+
+    def _ensure_network(self) -> network.LibvirtNetwork:
+        if self._network is None:
+            with lifecycle.shielded():
+                self._network = network.create_libvirt_network(
+                    self.connection(), self.config.run.run_id
+                )
+        return self._network
+
+    def _start(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
+        images = self.config.images
+        if not images.disk_raw.exists() or not images.kernel.exists():
+            raise PlatformError(f"the VM disk or kernel of {images.short} is missing",
+                                "run `vcbench images build`")  # fmt: skip
+        if not self.accel:
+            self.accel = resolve_accel(self.config.accel)
+        conn = self.connection()
+        net = self._ensure_network()
+        run_ = self.config.run
+        log = res.acquire(lambda: MarkerLog(run_.log_dir / f"{name}.log", name), MarkerLog.close)
+        overlay = run_.instance_dir(name) / "disk.qcow2"
+        domain_spec = DomainSpec(
+            name=name, run_id=run_.run_id, domain_type="kvm" if self.accel == "kvm" else "qemu",
+            limits=spec.limits, kernel=images.kernel, initrd=images.initramfs, overlay=overlay,
+            network=net.name, address=str(net.guest_address(self._count - 1)),
+        )  # fmt: skip
+        started = time.perf_counter()
+        res.acquire(lambda: _make_overlay(images.disk_raw, overlay), _remove_overlay)
+        domain = res.acquire(lambda: _create_paused(conn, render(domain_spec)), _destroy)
+        console = res.acquire(lambda: Console(conn, domain, log), Console.close)
+        domain.resume()
+        running = time.perf_counter()
+        ready = log.wait_ready(spec.ready_timeout_s, started)
+        instance = LibvirtInstance(name, spec.limits, log, domain)
+        instance.agent.wait_connected(started + spec.ready_timeout_s)
+        instance.startup = Startup(running - started, ready - running)
+        instance.address = domain_spec.address.split("/")[0]
+        instance.accel = self.accel
+        del console  # kept open by res until the instance is removed: the log goes on
+        return instance
+
+    def close(self) -> None:
+        if self._network is not None:
+            network.remove_libvirt_network(self.connection(), self._network.name)
+            self._network = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _make_overlay(backing: Path, overlay: Path) -> Path:
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", backing, overlay])
+    return overlay
+
+
+def _remove_overlay(overlay: Path) -> None:
+    overlay.unlink(missing_ok=True)
+    overlay.parent.rmdir()
+
+
+def _create_paused(conn: Any, xml: str) -> Any:
+    import libvirt
+
+    try:
+        return conn.createXML(xml, libvirt.VIR_DOMAIN_START_PAUSED)
+    except libvirt.libvirtError as exc:
+        raise PlatformError(f"libvirt could not create the domain: {exc}") from exc
+
+
+def _destroy(domain: Any) -> None:
+    import libvirt
+
+    try:
+        domain.destroy()
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() not in (
+            libvirt.VIR_ERR_NO_DOMAIN,
+            libvirt.VIR_ERR_OPERATION_INVALID,
+        ):
+            raise

@@ -1,0 +1,94 @@
+"""Each platform on the real daemons: start, exec, limits seen inside, reach, stop, no leaks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bench.errors import InstanceTimeout
+from bench.images.artifacts import READY_MARKER
+from bench.platforms.base import Instance, InstanceSpec, Limits, PlatformConfig
+from bench.platforms.labels import RunContext
+from bench.platforms.registry import PLATFORMS, open_platform
+from tests.integration.platform_support import built_images, leftovers_of
+
+MEMORY_MIB = 384
+IPERF_PORT = 5201
+
+
+@pytest.fixture(params=sorted(PLATFORMS))
+def started(
+    request: pytest.FixtureRequest, docker_client: Any, libvirt_conn: Any, no_leaks: None
+) -> Iterator[tuple[Instance, RunContext]]:
+    images = built_images()
+    run = RunContext.create()
+    last_cpu = max(os.sched_getaffinity(0))
+    limits = Limits.on_host(1, MEMORY_MIB, str(last_cpu))
+    config = PlatformConfig(run, images, accel="tcg")
+    with open_platform(request.param, config) as platform:
+        with platform.start(InstanceSpec(limits, ready_timeout_s=120)) as instance:
+            yield instance, run
+        # the instance is gone; only the run's network stays until the platform closes
+        left = leftovers_of(run.run_id, docker_client, libvirt_conn)
+        assert [x for x in left if " network " not in x] == []
+    assert leftovers_of(run.run_id, docker_client, libvirt_conn) == []
+
+
+def test_kernel_limits_and_marker(started: tuple[Instance, RunContext]) -> None:
+    instance, _ = started
+    kernel = instance.exec(["uname", "-r"], timeout=30).stdout.strip()
+    if instance.platform == "libvirt":
+        assert kernel == built_images().kernel_version
+        assert instance.accel == "tcg"
+    else:
+        assert kernel == os.uname().release
+    info = instance.info
+    assert info is not None and info.nproc == 1
+    assert instance.exec(["nproc"], timeout=30).stdout.strip() == "1"
+    if instance.platform == "libvirt":  # the guest's MemTotal is its RAM less the kernel's
+        assert 0.8 * MEMORY_MIB < info.visible_memory_mib <= MEMORY_MIB
+    else:
+        assert info.visible_memory_mib == MEMORY_MIB
+    s = instance.startup
+    assert 0 < s.create_to_running_s < s.total_s
+    assert READY_MARKER in instance.log_path.read_text()
+
+
+def test_exec_output_exit_code_and_size(started: tuple[Instance, RunContext]) -> None:
+    instance, _ = started
+    result = instance.exec(["sh", "-c", "echo out; echo err >&2; exit 7"], timeout=30)
+    assert (result.stdout, result.stderr, result.exit_code) == ("out\n", "err\n", 7)
+    big = instance.exec(["seq", "1", "600000"], timeout=120)  # ~4.4 MB: over libvirt's reply cap
+    assert big.exit_code == 0
+    assert big.stdout.splitlines() == [str(i) for i in range(1, 600001)]
+
+
+def test_a_hanging_command_is_killed_at_its_timeout(started: tuple[Instance, RunContext]) -> None:
+    instance, _ = started
+    began = time.perf_counter()
+    with pytest.raises(InstanceTimeout, match="within 1 s"):
+        instance.exec(["sleep", "300"], timeout=1)
+    assert time.perf_counter() - began < 20
+    assert "sleep 300" not in instance.exec(["ps", "-eo", "args"], timeout=30).stdout
+    assert instance.exec(["true"], timeout=30).exit_code == 0
+
+
+def test_the_host_reaches_the_instance(started: tuple[Instance, RunContext]) -> None:
+    instance, _ = started
+    if instance.address is None:
+        pytest.skip("native runs on the host itself")
+    assert instance.exec(["iperf3", "-s", "-1", "-D"], timeout=30).exit_code == 0
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection((instance.address, IPERF_PORT), timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -1,0 +1,80 @@
+"""gc selects only what vcbench labelled, and only for runs that are dead."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import paths
+from bench.platforms import gc, labels
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_run_ids_and_names() -> None:
+    rid = labels.new_run_id()
+    assert labels.is_run_id(rid)
+    assert labels.run_of(labels.resource_name(rid, "docker", "3")) == rid
+    for foreign in ("vcbench-foo", "myvm", f"x{labels.resource_name(rid)}", "vcbench-2025-1"):
+        assert labels.run_of(foreign) is None
+
+
+def test_a_run_is_alive_while_its_process_is() -> None:
+    run = labels.RunContext.create()
+    assert labels.run_is_alive(run.run_id)
+    owner = run.work_dir / labels.OWNER_FILE
+    data = json.loads(owner.read_text())
+    owner.write_text(json.dumps({**data, "start": "1"}))  # same pid, another process
+    assert not labels.run_is_alive(run.run_id)
+    owner.write_text(json.dumps({**data, "boot": "another-boot"}))
+    assert not labels.run_is_alive(run.run_id)
+    assert not labels.run_is_alive("20250101-000000-000000")  # no work dir at all
+
+
+def _instance_dir(run: labels.RunContext) -> Path:
+    path = run.instance_dir(labels.resource_name(run.run_id, "libvirt", "1"))
+    (path / "disk.qcow2").write_bytes(b"x")
+    return path
+
+
+def test_gc_takes_dead_runs_overlays_and_keeps_their_logs() -> None:
+    dead = labels.RunContext.create()
+    alive = labels.RunContext.create()
+    _instance_dir(dead)
+    _instance_dir(alive)
+    (dead.log_dir / "vm.log").write_text("console")
+    (dead.work_dir / labels.OWNER_FILE).write_text(json.dumps({"pid": 0}))
+    stranger = paths.state_dir() / "runs" / "not-a-run" / "instances" / "x"
+    stranger.mkdir(parents=True)
+
+    sweep = gc.find()
+    assert [(x.kind, x.run_id) for x in sweep.found] == [("work dir", dead.run_id)]
+    assert sweep.unreachable == ["docker", "libvirt"]
+    gc.collect(sweep)
+    assert not (dead.work_dir / "instances").exists()
+    assert (dead.log_dir / "vm.log").exists()
+    assert any((alive.work_dir / "instances").iterdir())
+    assert stranger.exists()
+    assert gc.find().found == []
+
+
+def test_a_failing_removal_is_reported_and_the_rest_goes_on() -> None:
+    def stuck() -> None:
+        raise OSError("busy")
+
+    removed: list[str] = []
+    sweep = gc.Sweep(
+        [
+            gc.Leftover("mount", "/a", "r", stuck),
+            gc.Leftover("x", "b", "r", lambda: removed.append("b")),
+        ],
+        [],
+    )
+    gc.collect(sweep)
+    assert removed == ["b"] and sweep.failed == ["mount /a (run r): busy"]
