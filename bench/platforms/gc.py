@@ -102,15 +102,18 @@ def _domains(conn: Any) -> list[Leftover]:
     for dom in conn.listAllDomains():
         run_id = domain_run_id(dom)
         if run_id:
-            found.append(Leftover("domain", dom.name(), run_id, partial(_remove_domain, dom)))
+            found.append(
+                Leftover("domain", dom.name(), run_id, partial(_destroy_and_undefine, dom))
+            )
     return found
 
 
-def _remove_domain(dom: Any) -> None:
-    if dom.isActive():
-        dom.destroy()
-    if dom.isPersistent():
-        dom.undefine()
+def _destroy_and_undefine(obj: Any) -> None:
+    """A libvirt domain or network: stop it if running, forget it if defined."""
+    if obj.isActive():
+        obj.destroy()
+    if obj.isPersistent():
+        obj.undefine()
 
 
 def _libvirt_networks(conn: Any) -> list[Leftover]:
@@ -118,16 +121,9 @@ def _libvirt_networks(conn: Any) -> list[Leftover]:
     for net in conn.listAllNetworks():
         run_id = labels.run_of(net.name())
         if run_id and net.name() == network.network_name(run_id):
-            remove = partial(_remove_network, net)
+            remove = partial(_destroy_and_undefine, net)
             found.append(Leftover("libvirt network", net.name(), run_id, remove))
     return found
-
-
-def _remove_network(net: Any) -> None:
-    if net.isActive():
-        net.destroy()
-    if net.isPersistent():
-        net.undefine()
 
 
 def _processes() -> list[Leftover]:
