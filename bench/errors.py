@@ -30,3 +30,9 @@ class PlatformError(BenchError):
 
 class InstanceTimeout(PlatformError):
     """An instance or a command inside it did not finish within its time."""
+
+
+def first_line(exc: BaseException) -> str:
+    """A foreign exception's message fit for a one-line error (SDK errors span many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench import paths
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 from bench.host import accel, daemons, kvm
 from bench.host.packages import missing_packages
 
@@ -79,16 +79,17 @@ def check_root() -> Check:
 
 
 def check_docker() -> Check:
-    try:
-        import docker
+    from bench import dockerd
 
-        client = docker.from_env(timeout=10)
+    try:
+        client = dockerd.connect(timeout=10)
         info = client.info()
         client.close()
-    except Exception as exc:
-        return Check(
-            "docker", "fail", f"dockerd not reachable ({_first_line(exc)})", SETUP_FIX, ("docker",)
-        )
+    except ImportError as exc:
+        return Check("docker", "fail", f"docker SDK missing ({exc})", "pip install -e .",
+                     ("docker",))  # fmt: skip
+    except BenchError as exc:
+        return Check("docker", "fail", exc.message, SETUP_FIX, ("docker",))
     detail = (
         f"dockerd {info.get('ServerVersion')}, storage {info.get('Driver')}, "
         f"cgroup driver {info.get('CgroupDriver')}, cgroup v{info.get('CgroupVersion')}"
@@ -117,7 +118,7 @@ def check_libvirt() -> Check:
         lib, hyp = conn.getLibVersion(), conn.getVersion()
         conn.close()
     except libvirt.libvirtError as exc:
-        return Check("libvirt", "fail", f"{uri}: {_first_line(exc)}", SETUP_FIX, ("libvirt",))
+        return Check("libvirt", "fail", f"{uri}: {first_line(exc)}", SETUP_FIX, ("libvirt",))
     return Check("libvirt", "ok", f"{uri}, libvirt {_version(lib)}, QEMU {_version(hyp)}")
 
 
@@ -210,8 +211,3 @@ def as_json(checks: list[Check]) -> dict[str, Any]:
 
 def _version(number: int) -> str:
     return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ImageError
+from bench import dockerd
+from bench.errors import ImageError, first_line
 from bench.images import rootfs
 
 REPOSITORY = "vcbench/rootfs"
 LABEL = "vcbench.rootfs"
-_DOWN_HINT = "start it with `vcbench host setup` (or check DOCKER_HOST)"
 
 
 def tag_for(digest: str) -> str:
@@ -23,15 +23,7 @@ def tag_for(digest: str) -> str:
 
 
 def connect() -> Any:
-    """A docker SDK client that has answered a ping, or an ImageError saying docker is down."""
-    import docker
-
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as exc:
-        raise ImageError(f"docker daemon unreachable ({_first_line(exc)})", _DOWN_HINT) from exc
-    return client
+    return dockerd.connect(120, ImageError)
 
 
 def exists(client: Any, tag: str) -> bool:
@@ -42,7 +34,9 @@ def exists(client: Any, tag: str) -> bool:
     except docker.errors.ImageNotFound:
         return False
     except docker.errors.APIError as exc:
-        raise ImageError(f"docker cannot look up {tag} ({_first_line(exc)})", _DOWN_HINT) from exc
+        raise ImageError(
+            f"docker cannot look up {tag} ({first_line(exc)})", dockerd.DOWN_HINT
+        ) from exc
     return True
 
 
@@ -62,7 +56,7 @@ def import_rootfs(client: Any, tar: Path, digest: str, mtime: int) -> int:
         )
         image = client.images.get(tag)
     except docker.errors.DockerException as exc:
-        raise ImageError(f"docker import failed ({_first_line(exc)})", _DOWN_HINT) from exc
+        raise ImageError(f"docker import failed ({first_line(exc)})", dockerd.DOWN_HINT) from exc
     if image.labels.get(LABEL) != digest:
         raise ImageError(f"docker import of {tag} lost its {LABEL} label", "rebuild with --force")
     return int(image.attrs["Size"])
@@ -78,7 +72,7 @@ def remove(client: Any, digest: str) -> bool:
         return False
     except docker.errors.APIError as exc:
         raise ImageError(
-            f"docker cannot remove {tag_for(digest)} ({_first_line(exc)})",
+            f"docker cannot remove {tag_for(digest)} ({first_line(exc)})",
             "remove the containers using it first (`vcbench gc`)",
         ) from exc
     return True
@@ -97,8 +91,3 @@ def _stream(tar: Path, digest: str, mtime: int, chunk: int = 1 << 20) -> Iterato
             yield block
     yield rootfs.identity_member(digest, mtime)
     yield b"\0" * (2 * 512)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -8,6 +8,7 @@ from typing import Any
 
 import psutil
 
+from bench import dockerd
 from bench.errors import PlatformError
 from bench.platforms import lifecycle, network
 from bench.platforms.base import (
@@ -29,16 +30,7 @@ API_TIMEOUT_S = 60
 
 
 def connect() -> Any:
-    import docker
-
-    try:
-        client = docker.from_env(timeout=API_TIMEOUT_S)
-        client.ping()
-    except Exception as exc:  # the SDK raises several unrelated types for "no daemon"
-        raise PlatformError(
-            f"dockerd is not reachable ({str(exc).splitlines()[0]})", "run `vcbench host setup`"
-        ) from exc
-    return client
+    return dockerd.connect(API_TIMEOUT_S, PlatformError)
 
 
 class DockerInstance(Instance):

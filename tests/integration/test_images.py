@@ -159,7 +159,7 @@ def test_docker_down_fails_before_building(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/vcbench-absent.sock")
     started = time.monotonic()
-    with pytest.raises(ImageError, match="docker daemon unreachable") as failure:
+    with pytest.raises(ImageError, match="dockerd is not reachable") as failure:
         images_build.build()
     assert "vcbench host setup" in failure.value.hint
     assert time.monotonic() - started < 10
