@@ -14,6 +14,7 @@ from bench.errors import InstanceTimeout
 from bench.images.artifacts import READY_MARKER
 from bench.platforms.base import Instance, InstanceSpec, Limits, PlatformConfig
 from bench.platforms.labels import RunContext
+from bench.platforms.libvirt import LibvirtInstance
 from bench.platforms.registry import PLATFORMS, open_platform
 from tests.integration.platform_support import built_images, leftovers_of
 
@@ -92,3 +93,16 @@ def test_the_host_reaches_the_instance(started: tuple[Instance, RunContext]) -> 
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_the_vm_balloon_reports_guest_memory(started: tuple[Instance, RunContext]) -> None:
+    """Footprint figures need the guest's own view: the balloon driver must be loaded."""
+    instance, _ = started
+    if not isinstance(instance, LibvirtInstance):
+        pytest.skip("the memory balloon is the VM's")
+    domain = instance.domain
+    deadline = time.monotonic() + 20
+    while "unused" not in (stats := domain.memoryStats()):
+        assert time.monotonic() < deadline, f"no guest memory stats from the balloon: {stats}"
+        time.sleep(0.5)
+    assert 0 < stats["unused"] < stats["actual"] <= MEMORY_MIB * 1024
