@@ -64,6 +64,10 @@ DAEMONS: tuple[Daemon, ...] = (
 START_TIMEOUT_S = 60.0
 
 
+def by_name(name: str) -> Daemon:
+    return next(d for d in DAEMONS if d.name == name)
+
+
 def answers(daemon: Daemon, timeout: float = 2.0) -> bool:
     """True when the daemon's socket accepts a connection (and, for dockerd, answers _ping)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

@@ -109,7 +109,7 @@ def check_libvirt() -> Check:
             ("libvirt",),
         )
     uri = os.environ.get("VCBENCH_LIBVIRT_URI", "qemu:///system")
-    if uri.startswith("qemu:///system") and not daemons.answers(daemons.DAEMONS[-1]):
+    if uri.startswith("qemu:///system") and not daemons.answers(daemons.by_name("libvirtd")):
         return Check(
             "libvirt", "fail", f"libvirtd not reachable for {uri}", SETUP_FIX, ("libvirt",)
         )

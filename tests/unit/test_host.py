@@ -98,7 +98,9 @@ def test_kvm_needs_fix_on_wrong_mode(tmp_path: Path) -> None:
 
 
 def test_setup_plan_describes_every_step() -> None:
-    todo = setup.SetupPlan(packages=["mmdebstrap"], fix_kvm=True, daemons=[daemons.DAEMONS[1]])
+    todo = setup.SetupPlan(
+        packages=["mmdebstrap"], fix_kvm=True, daemons=[daemons.by_name("dockerd")]
+    )
     assert not todo.empty
     assert todo.describe() == [
         "install packages: mmdebstrap",
