@@ -152,8 +152,5 @@ def _read_cache() -> AccelResult | None:
 
 
 def _write_cache(result: AccelResult) -> None:
-    target = _cache_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(result), indent=2))
-    tmp.replace(target)
+    with paths.atomic_path(_cache_file()) as tmp:
+        tmp.write_text(json.dumps(asdict(result), indent=2))

@@ -4,9 +4,9 @@ marker and powers off. Booting it proves (or disproves) that a stock kernel runs
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
+from bench import paths
 from bench.images import spec as image_spec
 from bench.images.initramfs import File, busybox_entries, static_busybox, write_newc
 from bench.images.kernel import guest_kernel
@@ -20,8 +20,6 @@ def probe_guest(cache_root: Path, marker: str) -> tuple[Path, Path, str]:
     key = hashlib.sha256(init + busybox.read_bytes()).hexdigest()[:16]
     out = cache_root / "probe" / f"initramfs-{key}.cpio.gz"
     if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}")
-        write_newc([*busybox_entries(busybox), File("init", init, 0o755)], tmp)
-        tmp.replace(out)
+        with paths.atomic_path(out) as tmp:
+            write_newc([*busybox_entries(busybox), File("init", init, 0o755)], tmp)
     return kernel.vmlinuz, out, kernel.version
