@@ -22,8 +22,8 @@ METADATA_URI = "urn:vcbench:run:1"  # libvirt <metadata> namespace (an identifie
 METADATA_PREFIX = "vcbench"
 OWNER_FILE = "owner.json"
 
-_RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
-RUN_ID_PATTERN = r"\d{8}-\d{6}-[0-9a-f]{6}"
+RUN_ID_PATTERN = r"\d{8}-\d{6}-[0-9a-f]{6}"  # what new_run_id makes
+_RUN_ID = re.compile(rf"^{RUN_ID_PATTERN}$")
 _NAME = re.compile(rf"^{PREFIX}(?P<run>{RUN_ID_PATTERN})(?:-[a-z0-9-]+)?$")
 
 
