@@ -1,0 +1,103 @@
+"""The collectors on real instances: each platform's own sources see its memory, and CPU time
+that grows while a burner runs inside; Docker's figures come without its stats API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from itertools import pairwise
+from typing import Any
+
+import pytest
+
+from bench.collectors import Reading, Sampler, sources_for
+from bench.platforms.base import Instance, InstanceSpec, Limits, PlatformConfig
+from bench.platforms.labels import RunContext
+from bench.platforms.registry import PLATFORMS, open_platform
+from tests.integration.platform_support import built_images, leftovers_of
+
+MEMORY_MIB = 384
+BURN_S = 2
+BURNER = ["sh", "-c", f"timeout {BURN_S} sh -c 'while :; do :; done'; true"]
+# What each platform's own sources must show: (source, memory gauge, cpu counter).
+OWN: dict[str, list[tuple[str, str, str]]] = {
+    "native": [("cgroup", "mem_bytes", "cpu_s")],
+    "docker": [("cgroup", "mem_bytes", "cpu_s")],
+    "libvirt": [("qemu", "rss_bytes", "cpu_s"), ("libvirt", "actual_bytes", "vcpu_s")],
+}
+
+
+@pytest.fixture(params=sorted(PLATFORMS))
+def started(
+    request: pytest.FixtureRequest, docker_client: Any, libvirt_conn: Any, no_leaks: None
+) -> Iterator[Instance]:
+    images = built_images()
+    run = RunContext.create()
+    limits = Limits.on_host(1, MEMORY_MIB, str(max(os.sched_getaffinity(0))))
+    config = PlatformConfig(run, images, accel="tcg")
+    with (
+        open_platform(request.param, config) as platform,
+        platform.start(InstanceSpec(limits, ready_timeout_s=120)) as instance,
+    ):
+        yield instance
+    assert leftovers_of(run.run_id, docker_client, libvirt_conn) == []
+
+
+@pytest.fixture
+def no_docker_stats(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every call of Docker's stats API, low level or through a container: there must be none."""
+    from docker.api.client import APIClient
+
+    calls: list[str] = []
+
+    def stats(self: Any, container: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(str(container))
+        raise AssertionError("the collectors called Docker's stats API")
+
+    monkeypatch.setattr(APIClient, "stats", stats)
+    return calls
+
+
+def test_own_sources_see_memory_and_growing_cpu(
+    started: Instance, no_docker_stats: list[str], record_property: Any
+) -> None:
+    instance = started
+    sources = sources_for(instance)
+    own = OWN[instance.platform]
+    assert [s.name for s in sources] == ["host", *(name for name, _, _ in own)]
+    sunk: list[Reading] = []
+    with Sampler(sources, rate_hz=10, sink=sunk.append) as sampler:
+        # The burner runs in the instance while this thread waits in exec, as a trial's would.
+        result = instance.exec(BURNER, timeout=120)
+    assert result.exit_code == 0, result
+    assert sampler.errors == []
+    assert no_docker_stats == []
+    assert sunk == sampler.readings
+
+    for source, memory, cpu in own:
+        series = [r.values for r in sampler.readings if r.source == source]
+        # Every tick for the /proc and cgroup files; libvirt may skip ticks while QEMU's
+        # monitor is busy, and asks for the balloon once a second only.
+        least = 3 if source == "libvirt" else 10
+        assert len(series) >= least, f"{source}: {len(series)} readings, {result}, {sampler.cost}"
+        memories = [v[memory] for v in series if memory in v]
+        assert memories and all(m > 0 for m in memories), f"{source}.{memory}: {series}"
+        grown = series[-1][cpu] - series[0][cpu]
+        # A 2 s busy loop on one CPU; shared with whatever else this host runs, so a margin.
+        assert grown > 0.5, f"{source}.{cpu} grew {grown:.3f} s over a {BURN_S} s burn"
+        assert all(b[cpu] >= a[cpu] for a, b in pairwise(series))
+
+    last = {r.source: r.values for r in sampler.readings}
+    if instance.platform == "libvirt":
+        qemu = [r.values for r in sampler.readings if "pss_bytes" in r.values][-1]
+        assert 0 < qemu["uss_bytes"] <= qemu["pss_bytes"] <= qemu["rss_bytes"]
+        balloon = [r.values for r in sampler.readings if "actual_bytes" in r.values]
+        assert balloon[-1]["actual_bytes"] == MEMORY_MIB * 2**20
+    else:
+        assert 0 < last["cgroup"]["mem_bytes"] <= MEMORY_MIB * 2**20
+    summary = {(s.source, s.field): s for s in sampler.summary()}
+    cpu_share = summary[own[0][0], own[0][2]]
+    assert cpu_share.unit == "cores" and cpu_share.peak > 0.2
+    cost = sampler.cost
+    record_property("sampler_cost", cost)
+    assert cost.ticks >= 10 and 0 < cost.core_share < 0.5, cost
