@@ -1,4 +1,4 @@
-"""Sessions: tests (unit + integration on the real daemons), lint, perf.
+"""Sessions: bench (the main job), tests (unit + integration on the real daemons), lint, perf.
 
 Each session first runs the project's own host setup (standard library only), because the
 Python dependencies themselves need host packages to build (libvirt-python: libvirt-dev).
@@ -19,6 +19,17 @@ def _host_setup(session: nox.Session) -> None:
         session.run("python", "-m", "bench.host", "setup")
     else:
         session.warn("not root: skipping `vcbench host setup`; integration tests need its daemons")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The main job: host setup, the images (cached), the suite (default: full), the summary.
+
+    Options pass through to `vcbench run`: nox -s bench -- --suite quick --platforms docker
+    """
+    _host_setup(session)
+    session.install("-e", ".")
+    session.run("vcbench", "run", *session.posargs)
 
 
 @nox.session

@@ -11,8 +11,11 @@ import click
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.platforms.lifecycle import Terminated
 
 EXIT_BAD = 2
+EXIT_SIGINT = 130  # 128 + the signal's number, as shells report it
+EXIT_SIGTERM = 143
 
 
 @dataclass
@@ -71,8 +74,9 @@ def doctor(as_json: bool, no_probe: bool) -> None:
 def _register() -> None:
     from bench.images.cli import images
     from bench.platforms.cli import exec_command, gc_command
+    from bench.run_cli import run_command, workloads_command
 
-    for command in (images, exec_command, gc_command):
+    for command in (images, exec_command, gc_command, run_command, workloads_command):
         cli.add_command(command)
 
 
@@ -89,15 +93,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("vcbench: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)
     except BenchError as exc:
         if _OPTIONS.debug:
             traceback.print_exc()
         click.echo(f"vcbench: error: {exc.one_line()}", err=True)
         sys.exit(EXIT_BAD)
+    except Terminated:
+        click.echo("vcbench: terminated", err=True)
+        sys.exit(EXIT_SIGTERM)
     except KeyboardInterrupt:
         click.echo("vcbench: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,9 @@ def check_libvirt() -> Check:
         conn.close()
     except libvirt.libvirtError as exc:
         return Check("libvirt", "fail", f"{uri}: {first_line(exc)}", SETUP_FIX, ("libvirt",))
-    return Check("libvirt", "ok", f"{uri}, libvirt {_version(lib)}, QEMU {_version(hyp)}")
+    return Check(
+        "libvirt", "ok", f"{uri}, libvirt {libvirt_version(lib)}, QEMU {libvirt_version(hyp)}"
+    )
 
 
 def check_accel(probe: bool = True) -> Check:
@@ -209,5 +211,5 @@ def as_json(checks: list[Check]) -> dict[str, Any]:
     return {"checks": [asdict(c) for c in checks], "platforms": usable_platforms(checks)}
 
 
-def _version(number: int) -> str:
+def libvirt_version(number: int) -> str:
     return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"

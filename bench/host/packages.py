@@ -20,6 +20,8 @@ APT_PACKAGES: dict[str, str] = {
     "libvirt-clients": "virsh, for humans looking at what vcbench made",
     "libvirt-dev": "headers libvirt-python builds against",
     "pkg-config": "finds libvirt when libvirt-python builds",
+    "gcc": "compiles libvirt-python (it ships no wheel) in the nox virtualenv",
+    "python3-dev": "Python headers for that build, for the distribution's own python3",
     "dnsmasq-base": "DHCP on the run's libvirt network",
     "mmdebstrap": "builds the one rootfs every platform runs",
     "uidmap": "mmdebstrap's unprivileged modes",
@@ -27,6 +29,8 @@ APT_PACKAGES: dict[str, str] = {
     "kmod": "module tooling for the guest initramfs",
     "e2fsprogs": "mkfs.ext4 -d: the VM disk from the rootfs tree",
     "xz-utils": "compressed guest kernel modules",
+    "iperf3": "the host-side client of the network throughput workload",
+    "sockperf": "the host-side client of the network latency workload",
 }
 
 

@@ -12,6 +12,10 @@ fail() {
 }
 
 mount -t proc proc /proc
+# The guest's own clock at each boot phase (seconds since the kernel started), read by the
+# startup workload: kernel -> initramfs -> guest init -> marker, as Kata's launch metrics split it.
+read -r up _ < /proc/uptime
+echo "VCBENCH-PHASE initramfs $up" > /dev/console
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 

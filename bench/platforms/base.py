@@ -185,6 +185,13 @@ class Instance(ABC):
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
         """Run argv inside; a command still running at timeout is killed (InstanceTimeout)."""
 
+    def pause(self) -> None:  # noqa: B027 - a chroot's keeper only sleeps: nothing to freeze
+        """Freeze the instance while another platform is measured (its timer ticks and
+        housekeeping would otherwise land in someone else's figure)."""
+
+    def resume(self) -> None:  # noqa: B027 - see pause
+        """Undo pause."""
+
     def probe(self) -> InstanceInfo:
         result = self.exec(PROBE, timeout=30)
         if result.exit_code != 0:

@@ -41,6 +41,12 @@ class DockerInstance(Instance):
         self._api = client.api
         self.container_id = cid
 
+    def pause(self) -> None:
+        self._api.pause(self.container_id)  # the cgroup freezer: nothing inside runs
+
+    def resume(self) -> None:
+        self._api.unpause(self.container_id)
+
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
         started = time.perf_counter()
         exec_id = self._api.exec_create(self.container_id, list(argv))["Id"]

@@ -143,6 +143,12 @@ class LibvirtInstance(Instance):
         self.domain = domain
         self.agent = GuestAgent(domain, name)
 
+    def pause(self) -> None:
+        self.domain.suspend()  # vCPUs stop; an idle TCG guest would otherwise tick away
+
+    def resume(self) -> None:
+        self.domain.resume()
+
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
         started = time.perf_counter()
         pid, stem = self.agent.spawn(argv)

@@ -138,5 +138,5 @@ def test_docker_check_names_problem_and_fix(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_libvirt_version_format() -> None:
-    assert doctor._version(9_000_000) == "9.0.0"
-    assert doctor._version(7_002_022) == "7.2.22"
+    assert doctor.libvirt_version(9_000_000) == "9.0.0"
+    assert doctor.libvirt_version(7_002_022) == "7.2.22"

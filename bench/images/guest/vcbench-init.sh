@@ -33,6 +33,8 @@ mnt devpts /dev/pts gid=5,mode=620,ptmxmode=666
 mnt tmpfs /dev/shm mode=1777,nosuid,nodev
 mnt tmpfs /run mode=0755,nosuid,nodev
 mnt tmpfs /tmp mode=1777,nosuid,nodev
+phase() { read -r up _ < /proc/uptime && echo "VCBENCH-PHASE $1 $up" > "$console"; }
+phase init
 
 ip_arg=""
 name=vcbench
@@ -81,6 +83,7 @@ power_off() {
 # SIGUSR2 from vcbench-poweroff (qemu-ga's guest-shutdown), SIGTERM, SIGINT (ctrl-alt-del).
 trap power_off USR2 TERM INT
 
+phase ready
 vcbench-ready > "$console"
 while :; do
     sleep infinity &

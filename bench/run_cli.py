@@ -1,0 +1,351 @@
+"""`vcbench run` and `vcbench workloads`: parse, validate everything, then measure."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, cast
+
+import click
+
+from bench.errors import BenchError
+from bench.platforms.base import AccelChoice, Limits
+from bench.workload import ALL_PLATFORMS, Workload
+
+EXIT_SOME_FAILED = 1
+
+
+@click.command("workloads")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--suite", default=None, help="Only the workloads of this suite, with its overrides.")
+def workloads_command(as_json: bool, suite: str | None) -> None:
+    """List the workloads (workloads/*.toml) and what each measures."""
+    from bench.workload import load_all, select
+
+    found = select(suite) if suite else list(load_all().values())
+    if as_json:
+        rows = [w.model_dump(mode="json") | {"hash": w.definition_hash()} for w in found]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for w in found:
+        metrics = ", ".join(
+            f"{m} ({spec.unit}, {'higher' if spec.higher_is_better else 'lower'} is better)"
+            for m, spec in w.metrics.items()
+        )
+        click.echo(
+            f"{w.name:<22} {w.kind:<8} {w.duration:>4} s x{w.repeats} (+{w.warmup} warm-up)"
+            f"  {','.join(w.platforms)}\n{'':<23}{w.description}\n{'':<23}{metrics}"
+        )
+
+
+def _platforms(text: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [p for p in names if p not in ALL_PLATFORMS]
+    if unknown or not names:
+        raise BenchError(
+            f"--platforms: unknown platform {', '.join(unknown) or '(none)'}",
+            f"choose from {','.join(ALL_PLATFORMS)}",
+        )
+    return names
+
+
+def _overrides(repeats: int | None, warmups: int | None, duration: int | None) -> dict[str, Any]:
+    given = {"repeats": repeats, "warmup": warmups, "duration": duration}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _host_memory_mib() -> int:
+    from bench.fingerprint import memory_mib
+
+    return memory_mib()
+
+
+def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
+    import os
+
+    if memory > _host_memory_mib():
+        raise BenchError(
+            f"--memory {memory} MiB is more than this host has ({_host_memory_mib()} MiB)",
+            "ask for less",
+        )
+    host_cpus = len(os.sched_getaffinity(0))
+    # One host CPU stays free for the harness, the collectors, QEMU's I/O thread and the
+    # network clients, so that none of them steals time from the instance being measured.
+    default = max(1, min(4, host_cpus - 1))
+    return Limits.on_host(vcpus or default, memory, cpuset)
+
+
+@click.command("run")
+@click.option(
+    "--suite",
+    default="full",
+    show_default=True,
+    help="quick, full, or a suite in workloads/suites/.",
+)
+@click.option(
+    "--workload",
+    "picks",
+    multiple=True,
+    help="A workload name or TOML path (repeatable); replaces the suite.",
+)
+@click.option("--platforms", "platforms_text", default=",".join(ALL_PLATFORMS), show_default=True)
+@click.option(
+    "--repeats",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Override every workload's repeats.",
+)
+@click.option(
+    "--warmups",
+    type=click.IntRange(0, 100),
+    default=None,
+    help="Override warm-ups per measured trial.",
+)
+@click.option(
+    "--duration", type=click.IntRange(1, 3600), default=None, help="Override durations (s)."
+)
+@click.option(
+    "--vcpus",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Default: host CPUs - 1 (at most 4).",
+)
+@click.option(
+    "--memory",
+    "memory_mib",
+    type=click.IntRange(128, 1 << 22),
+    default=1024,
+    show_default=True,
+    help="MiB.",
+)
+@click.option("--cpuset", default=None, help="Host CPUs for the instances, one per vCPU.")
+@click.option(
+    "--seed", type=int, default=None, help="Order seed (default: from the clock, recorded)."
+)
+@click.option("--fresh", is_flag=True, help="A new instance for every trial.")
+@click.option(
+    "--accel", type=click.Choice(["kvm", "tcg", "auto"]), default="auto", show_default=True
+)
+@click.option("--sample-hz", type=click.FloatRange(0.5, 100), default=10.0, show_default=True)
+@click.option(
+    "--resume", "resume_ref", default=None, metavar="RUN", help="Finish an interrupted run."
+)
+@click.option(
+    "--results",
+    "results_root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results root (default: results/ or $VCBENCH_RESULTS).",
+)
+@click.option("--quiet", is_flag=True, help="No progress; the summary and the results path only.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per trial on stdout, for CI.")
+def run_command(
+    suite: str,
+    picks: tuple[str, ...],
+    platforms_text: str,
+    repeats: int | None,
+    warmups: int | None,
+    duration: int | None,
+    vcpus: int | None,
+    memory_mib: int,
+    cpuset: str | None,
+    seed: int | None,
+    fresh: bool,
+    accel: str,
+    sample_hz: float,
+    resume_ref: str | None,
+    results_root: Path | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Run a suite on native, docker and libvirt, interleaved, into results/<run-id>/."""
+    from bench import paths
+    from bench.platforms.labels import new_run_id
+    from bench.runner import RunPlan
+    from bench.workload import select
+
+    root = results_root or paths.results_dir()
+    _check_results_root(root)
+    if resume_ref:
+        _resume(resume_ref, root, quiet, as_json)
+        return
+    platforms = _platforms(platforms_text)
+    chosen = select(suite, picks, _overrides(repeats, warmups, duration))
+    chosen = _on_platforms(chosen, platforms)
+    plan = RunPlan(
+        run_id=new_run_id(),
+        suite=suite if not picks else "custom",
+        workloads=tuple(chosen),
+        platforms=platforms,
+        limits=_limits(vcpus, memory_mib, cpuset),
+        seed=seed if seed is not None else time.time_ns() % 2**31,
+        fresh=fresh,
+        accel=cast(AccelChoice, accel),
+        sample_hz=sample_hz,
+    )
+    _execute(plan, root / plan.run_id, None, quiet, as_json)
+
+
+def _check_results_root(root: Path) -> None:
+    import os
+
+    if root.exists() and not root.is_dir():
+        raise BenchError(f"results directory {root} is a file", "point --results at a directory")
+    probe = root if root.exists() else next((p for p in root.parents if p.exists()), Path("."))
+    if not os.access(probe, os.W_OK):
+        raise BenchError(f"results directory {root} is not writable", "choose another --results")
+
+
+def _on_platforms(chosen: list[Workload], platforms: tuple[str, ...]) -> list[Workload]:
+    kept = []
+    for w in chosen:
+        mine = tuple(p for p in w.platforms if p in platforms)
+        if mine:
+            kept.append(w if mine == w.platforms else w.model_copy(update={"platforms": mine}))
+    if not kept:
+        raise BenchError(
+            "no selected workload runs on the selected platforms",
+            "widen --platforms or pick other workloads",
+        )
+    return kept
+
+
+def _resume(ref: str, root: Path, quiet: bool, as_json: bool) -> None:
+    from bench.results import find_run, load_run, read_meta
+    from bench.runner import RunPlan
+
+    directory = find_run(ref, root)
+    meta = read_meta(directory)
+    plan = RunPlan.from_json(meta["plan"])
+    done = load_run(directory).done()
+    _execute(plan, directory, (meta, done), quiet, as_json)
+
+
+def _execute(
+    plan: Any,
+    directory: Path,
+    resume: tuple[dict[str, Any], set[str]] | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    from bench import fingerprint
+    from bench.hostlock import host_lock
+    from bench.images.build import build
+    from bench.platforms import lifecycle
+    from bench.platforms.base import PlatformConfig
+    from bench.platforms.labels import RunContext
+    from bench.progress import reporter
+    from bench.results import Event, RunWriter
+    from bench.runner import Runner
+
+    def say(message: str) -> None:
+        if not (quiet or as_json):
+            click.echo(message, err=True)
+
+    with lifecycle.sigterm_raises(), host_lock(plan.run_id):
+        images = build(progress=say)
+        if resume is None:
+            found = fingerprint.collect(images, plan.limits, plan.platforms)
+            meta = {
+                "run_id": plan.run_id,
+                "created": time.time(),
+                "plan": plan.to_json(),
+                "fingerprint": found,
+            }
+            writer = RunWriter.create(directory, meta)
+            done: set[str] = set()
+            _record_busy(writer, plan.platforms)
+        else:
+            meta, done = resume
+            _check_same_userland(meta, images.digest)
+            writer = RunWriter.reopen(directory)
+            _collect_leftovers(plan.run_id)
+            writer.event(
+                Event(
+                    "resumed", f"resumed with {len(done)} trial(s) already recorded", at=time.time()
+                )
+            )
+        say(f"run {plan.run_id}: results in {directory}")
+        context = RunContext.create(plan.run_id, log_dir=directory / "logs")
+        config = PlatformConfig(context, images, plan.accel)
+        with reporter(plan, quiet, as_json) as progress:
+            runner = Runner(plan, writer, config, progress)
+            try:
+                tally = runner.run(done)
+            except KeyboardInterrupt as exc:
+                writer.event(
+                    Event(
+                        "interrupted",
+                        str(exc) or "interrupted (SIGINT)",
+                        f"finish it with `vcbench run --resume {plan.run_id}`",
+                        at=time.time(),
+                    )
+                )
+                click.echo(
+                    f"vcbench: interrupted; every finished trial is kept in {directory};"
+                    f" finish with `vcbench run --resume {plan.run_id}`",
+                    err=True,
+                )
+                raise
+        writer.event(
+            Event("finished", "the schedule is complete", at=time.time(), data=asdict(tally))
+        )
+    from bench.summary import print_summary
+
+    print_summary(directory, quiet=as_json)
+    click.echo(str(directory))
+    if tally.failed or tally.dropped:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _record_busy(writer: Any, platforms: tuple[str, ...]) -> None:
+    from bench.hostlock import busy_reasons
+    from bench.results import Event
+
+    docker_client = conn = None
+    try:
+        if "docker" in platforms:
+            from bench.platforms.docker import connect as docker_connect
+
+            docker_client = docker_connect()
+        if "libvirt" in platforms:
+            from bench.platforms.libvirt import connect as libvirt_connect
+
+            conn = libvirt_connect()
+        for reason in busy_reasons(docker_client, conn):
+            writer.event(
+                Event(
+                    "warning",
+                    f"busy host: {reason}",
+                    "stop other work on the host, or read these figures as noisy",
+                    at=time.time(),
+                    data={"code": "busy-host"},
+                )
+            )
+    finally:
+        if docker_client is not None:
+            docker_client.close()
+        if conn is not None:
+            conn.close()
+
+
+def _check_same_userland(meta: dict[str, Any], digest: str) -> None:
+    recorded = meta.get("fingerprint", {}).get("rootfs_digest")
+    if recorded != digest:
+        raise BenchError(
+            f"the rootfs changed since this run started ({str(recorded)[:12]} -> {digest[:12]})",
+            "resume would mix userlands: start a new run",
+        )
+
+
+def _collect_leftovers(run_id: str) -> None:
+    """What a killed earlier attempt of this run left (its names would clash with ours)."""
+    from bench.platforms import gc
+    from bench.platforms.cli import _docker_or_none, _libvirt_or_none
+
+    sweep = gc.find(_docker_or_none(), _libvirt_or_none())
+    mine = [item for item in sweep.found if item.run_id == run_id]
+    gc.collect(gc.Sweep(found=mine, unreachable=[]))

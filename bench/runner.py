@@ -1,0 +1,279 @@
+"""RunPlan -> interleaved trials -> the results directory.
+
+Every trial is written (and fsynced) as it ends, so an interruption loses at most the trial
+in flight; `--resume` rebuilds the same schedule from run.json and skips what is recorded.
+A trial that fails is recorded with its cause and the run goes on; a platform that fails to
+start several times in a row is dropped for the rest of the run, with a warning.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.collectors.base import Reading
+from bench.errors import BenchError
+from bench.platforms.base import AccelChoice, InstanceSpec, Limits, Platform, PlatformConfig
+from bench.platforms.registry import open_platform
+from bench.pool import Pool
+from bench.results import Event, RunWriter, Sample, Trial, TrialKey
+from bench.schedule import schedule
+from bench.trials import (
+    Measured,
+    TrialFailed,
+    TrialIO,
+    TrialSetup,
+    command_trial,
+    idle_trial,
+    startup_trial,
+)
+from bench.workload import Workload
+
+MAX_START_FAILURES = 3
+DEFAULT_SAMPLE_HZ = 10.0
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    suite: str
+    workloads: tuple[Workload, ...]
+    platforms: tuple[str, ...]
+    limits: Limits
+    seed: int
+    fresh: bool = False  # a new instance for every trial, not one per platform and round
+    accel: AccelChoice = "auto"
+    sample_hz: float = DEFAULT_SAMPLE_HZ
+    ready_timeout_s: float = 180.0
+
+    def keys(self) -> list[TrialKey]:
+        return list(schedule(self.workloads, self.platforms, self.seed))
+
+    def by_name(self) -> dict[str, Workload]:
+        return {w.name: w for w in self.workloads}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "suite": self.suite,
+            "platforms": list(self.platforms),
+            "limits": {
+                "vcpus": self.limits.vcpus,
+                "memory_mib": self.limits.memory_mib,
+                "cpuset": self.limits.cpuset_text,
+            },
+            "seed": self.seed,
+            "fresh": self.fresh,
+            "accel": self.accel,
+            "sample_hz": self.sample_hz,
+            "ready_timeout_s": self.ready_timeout_s,
+            "trials": len(self.keys()),
+            "workloads": [
+                w.model_dump(mode="json") | {"hash": w.definition_hash()} for w in self.workloads
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunPlan:
+        from bench.platforms.base import parse_cpuset
+
+        limits = data["limits"]
+        return cls(
+            run_id=data["run_id"],
+            suite=data["suite"],
+            workloads=tuple(
+                Workload.model_validate(_without_hash(w), strict=False) for w in data["workloads"]
+            ),
+            platforms=tuple(data["platforms"]),
+            limits=Limits(limits["vcpus"], limits["memory_mib"], parse_cpuset(limits["cpuset"])),
+            seed=data["seed"],
+            fresh=data["fresh"],
+            accel=data["accel"],
+            sample_hz=data["sample_hz"],
+            ready_timeout_s=data["ready_timeout_s"],
+        )
+
+
+def _without_hash(workload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in workload.items() if k != "hash"}
+
+
+@dataclass
+class Tally:
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    dropped: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[TrialKey, int, int, Trial | None], None]
+
+
+class Runner:
+    def __init__(
+        self,
+        plan: RunPlan,
+        writer: RunWriter,
+        config: PlatformConfig,
+        progress: Progress | None = None,
+    ) -> None:
+        self.plan = plan
+        self.writer = writer
+        self.config = config
+        self.progress = progress or (lambda *_: None)
+        self.tally = Tally()
+        self._start_failures: dict[str, int] = {}
+        self._workloads = plan.by_name()
+
+    def run(self, done: set[str]) -> Tally:
+        keys = self.plan.keys()
+        spec = InstanceSpec(self.plan.limits, ready_timeout_s=self.plan.ready_timeout_s)
+        position = {key.id: n for n, key in enumerate(keys, 1)}
+        with self._platforms() as platforms:
+            for round_keys in _rounds(keys):
+                with Pool(platforms, spec) as pool:
+                    for key in round_keys:
+                        if key.id in done:
+                            continue
+                        if key.platform in self.tally.dropped:
+                            self.tally.skipped += 1
+                            continue
+                        self.progress(key, position[key.id], len(keys), None)
+                        trial = self._trial(key, platforms[key.platform], pool, spec)
+                        self.progress(key, position[key.id], len(keys), trial)
+        return self.tally
+
+    @contextmanager
+    def _platforms(self) -> Iterator[dict[str, Platform]]:
+        with ExitStack() as stack:
+            yield {
+                p: stack.enter_context(open_platform(p, self.config)) for p in self.plan.platforms
+            }
+
+    def _trial(self, key: TrialKey, platform: Platform, pool: Pool, spec: InstanceSpec) -> Trial:
+        workload = self._workloads[key.workload]
+        io = TrialIO(self.writer.dir, key.id)
+        setup = TrialSetup(workload, self.plan.limits, io, self.plan.sample_hz)
+        started = time.time()
+        try:
+            measured = self._measure(key, setup, platform, pool, spec)
+        except TrialFailed as failure:
+            if failure.instance_lost:
+                pool.discard(key.platform)
+            return self._record_failure(key, workload, started, io, failure)
+        self._start_failures[key.platform] = 0
+        if self.plan.fresh and workload.kind == "command":
+            pool.discard(key.platform)
+        return self._record(key, workload, started, io, measured)
+
+    def _measure(
+        self, key: TrialKey, setup: TrialSetup, platform: Platform, pool: Pool, spec: InstanceSpec
+    ) -> Measured:
+        kind = setup.workload.kind
+        if kind != "command":
+            pool.focus(None)  # a fresh instance: every sibling sleeps meanwhile
+            run = startup_trial if kind == "startup" else idle_trial
+            return run(setup, platform, spec)
+        try:
+            instance = pool.get(key.platform)
+        except BenchError as exc:
+            raise TrialFailed("start-failed", exc.one_line()) from None
+        pool.focus(key.platform)
+        return command_trial(setup, instance)
+
+    def _record(
+        self, key: TrialKey, w: Workload, started: float, io: TrialIO, measured: Measured
+    ) -> Trial:
+        ended = time.time()
+        trial = Trial(
+            key.id,
+            key.round,
+            w.name,
+            w.definition_hash(),
+            key.platform,
+            key.warmup,
+            "ok",
+            started,
+            ended,
+            measured.instance,
+            measured.accel,
+            raw=tuple(io.written),
+        )
+        samples = [
+            Sample.of(trial, name, value, _unit(w, name), _higher(w, name))
+            for name, value in measured.metrics.items()
+        ]
+        for s in measured.summary:
+            for stat in ("mean", "peak"):
+                metric = f"{s.source}.{s.field}.{stat}"
+                # resource use: less is better, whatever the workload measures
+                samples.append(
+                    Sample.of(trial, metric, getattr(s, stat), s.unit, False, "collector")
+                )
+        series = [_series(key.id, r) for r in measured.readings]
+        self.writer.record_trial(trial, samples, series)
+        self.tally.ok += 1
+        return trial
+
+    def _record_failure(
+        self, key: TrialKey, w: Workload, started: float, io: TrialIO, failure: TrialFailed
+    ) -> Trial:
+        trial = Trial(
+            key.id,
+            key.round,
+            w.name,
+            w.definition_hash(),
+            key.platform,
+            key.warmup,
+            "failed",
+            started,
+            time.time(),
+            "",
+            "",
+            error=failure.message,
+            cause=failure.cause,
+            raw=tuple(io.written),
+        )
+        self.writer.record_trial(trial, [], [])
+        self.tally.failed += 1
+        if failure.cause == "start-failed":
+            self._note_start_failure(key.platform, failure.message)
+        return trial
+
+    def _note_start_failure(self, platform: str, message: str) -> None:
+        count = self._start_failures.get(platform, 0) + 1
+        self._start_failures[platform] = count
+        if count >= MAX_START_FAILURES and platform not in self.tally.dropped:
+            self.tally.dropped.append(platform)
+            self.writer.event(
+                Event(
+                    "dropped-platform",
+                    f"{platform} failed to start {count} times in a row and"
+                    f" was dropped for the rest of the run (last: {message})",
+                    "run `vcbench doctor`, fix what it names, then `vcbench run --resume`",
+                    at=time.time(),
+                    data={"platform": platform},
+                )
+            )
+
+
+def _rounds(keys: Sequence[TrialKey]) -> Iterator[list[TrialKey]]:
+    """The schedule cut into rounds: each round gets its own instances."""
+    for _, group in itertools.groupby(keys, key=lambda k: k.round):
+        yield list(group)
+
+
+def _unit(w: Workload, metric: str) -> str:
+    return w.metrics[metric].unit if metric in w.metrics else "s"
+
+
+def _higher(w: Workload, metric: str) -> bool:
+    return w.metrics[metric].higher_is_better if metric in w.metrics else False
+
+
+def _series(trial_id: str, reading: Reading) -> dict[str, Any]:
+    return {"trial_id": trial_id, **asdict(reading)}

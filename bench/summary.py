@@ -1,0 +1,80 @@
+"""The terminal summary at the end of a run: per workload and metric, the median per
+platform with its interval, and the overhead against native with its verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.results import RunData, load_run, samples_frame
+
+
+def summary_frame(run: RunData) -> Any:
+    """The statistics of a run's workload metrics (collector series are the report's)."""
+    from bench import stats
+
+    frame = samples_frame(run)
+    frame = frame[(frame["origin"] == "workload") & (frame["metric"] != "wall_s")]
+    if frame.empty:
+        return frame
+    return stats.summarize(frame, min_effects=_min_effects(run))
+
+
+def _min_effects(run: RunData) -> dict[tuple[str, str], float]:
+    found = {}
+    for w in run.meta.get("plan", {}).get("workloads", []):
+        for metric, spec in w.get("metrics", {}).items():
+            if spec.get("min_effect"):
+                found[(w["name"], metric)] = float(spec["min_effect"])
+    return found
+
+
+def _cell(row: Any) -> str:
+    if row["n"] == 0:
+        return "-"
+    text = f"{row['median']:.4g}"
+    if row["n"] >= 2 and row["ci_high"] == row["ci_high"]:  # not NaN
+        text += f" [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
+    if row["platform"] != "native" and row["overhead_pct"] == row["overhead_pct"]:
+        text += f"\n{row['overhead_pct']:+.1f}% {row['verdict']}"
+    return text
+
+
+def print_summary(directory: Path, quiet: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    run = load_run(directory)
+    console = Console(stderr=quiet)
+    table_data = summary_frame(run)
+    failed = [t for t in run.trials if t.status == "failed"]
+    accel = run.meta.get("fingerprint", {}).get("accel", {})
+    if isinstance(accel, dict) and accel.get("accel") == "tcg":
+        console.print(
+            "[bold yellow]accel=tcg: the VM figures measure software emulation,"
+            " not hardware virtualisation[/]"
+        )
+    if len(table_data):
+        platforms = [p for p in run.meta["plan"]["platforms"] if p in set(table_data["platform"])]
+        table = Table(
+            title=f"run {run.run_id}: median [95% CI], overhead vs native", show_lines=True
+        )
+        table.add_column("workload")
+        table.add_column("metric")
+        for p in platforms:
+            table.add_column(p, justify="right")
+        for (workload, metric), group in table_data.groupby(["workload", "metric"], sort=False):
+            cells = {row["platform"]: _cell(row) for _, row in group.iterrows()}
+            unit = group["unit"].iloc[0]
+            table.add_row(workload, f"{metric} ({unit})", *(cells.get(p, "-") for p in platforms))
+        console.print(table)
+    for warning in run.warnings:
+        console.print(f"[yellow]reader:[/] {warning}")
+    for event in run.events:
+        if event.kind in ("warning", "dropped-platform"):
+            console.print(f"[yellow]{event.kind}:[/] {event.message} ({event.advice})")
+    if failed:
+        console.print(
+            f"[red]{len(failed)} trial(s) failed[/]: "
+            + "; ".join(f"{t.trial_id} ({t.cause})" for t in failed[:5])
+        )

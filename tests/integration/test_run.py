@@ -1,0 +1,183 @@
+"""`vcbench run` end to end on the real daemons: the tiny suite on all three platforms, and
+a run interrupted by SIGINT, SIGTERM or SIGKILL that keeps every finished trial, leaves
+nothing behind (after `vcbench gc` for SIGKILL) and completes with --resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.results import load_run
+from tests.integration.platform_support import built_images, leftovers_of
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "bench.cli"]
+
+
+def vcbench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def only_run(root: Path) -> Path:
+    runs = [p for p in root.iterdir() if (p / "run.json").exists()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: Any, libvirt_conn: Any
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    built_images()
+    root = tmp_path_factory.mktemp("results")
+    done = vcbench("run", "--suite", "tiny", "--results", str(root), "--quiet", "--seed", "1")
+    return done, root
+
+
+def test_the_tiny_suite_measures_all_three_platforms(
+    tiny_run: tuple[subprocess.CompletedProcess[str], Path], docker_client: Any, libvirt_conn: Any
+) -> None:
+    done, root = tiny_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    directory = only_run(root)
+    assert done.stdout.strip().splitlines()[-1] == str(directory)
+    run = load_run(directory)
+    assert not run.warnings
+    assert {t.status for t in run.trials} == {"ok"}, [t.error for t in run.trials]
+    measured = {(s.workload, s.platform) for s in run.samples if s.origin == "workload"}
+    for workload in ("cpu-sysbench", "net-iperf3", "startup-warm", "idle-footprint"):
+        for platform in ("native", "docker", "libvirt"):
+            assert (workload, platform) in measured
+    values = {(s.workload, s.metric, s.platform): s.value for s in run.samples if s.round == 0}
+    assert values[("cpu-sysbench", "events_per_s", "native")] > 0
+    assert values[("net-iperf3", "gbit_per_s", "docker")] > 0
+    assert (
+        values[("startup-warm", "startup_s", "libvirt")]
+        > values[("startup-warm", "startup_s", "native")]
+    )
+    assert "guest_kernel_s" not in {m for (w, m, p) in values if p != "libvirt"}
+    assert values[("idle-footprint", "memory_mib", "libvirt")] > 0
+
+
+def test_a_run_directory_traces_every_figure_to_its_output(
+    tiny_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    directory = only_run(tiny_run[1])
+    run = load_run(directory)
+    meta = run.meta
+    fp = meta["fingerprint"]
+    for key in (
+        "host_kernel",
+        "cpu",
+        "memory_mib",
+        "cgroups",
+        "rootfs_digest",
+        "guest_kernel",
+        "limits",
+        "vcbench",
+        "git",
+        "hostname",
+        "docker",
+        "libvirt",
+        "accel",
+    ):
+        assert key in fp, key
+    assert fp["accel"]["accel"] in ("kvm", "tcg") and fp["accel"]["reason"]
+    assert {w["name"] for w in meta["plan"]["workloads"]} >= {"cpu-sysbench", "net-iperf3"}
+    for trial in run.trials:
+        assert trial.raw and all((directory / raw).exists() for raw in trial.raw), trial
+    cpu = next(t for t in run.trials if t.workload == "cpu-sysbench" and t.platform == "libvirt")
+    assert "events per second" in (directory / f"raw/{cpu.trial_id}.stdout").read_text()
+    assert cpu.accel == fp["accel"]["accel"]
+    assert any(
+        p.suffix == ".log" and "VCBENCH-READY" in p.read_text(errors="replace")
+        for p in (directory / "logs").iterdir()
+    )
+    series = (directory / "timeseries.jsonl").read_text().splitlines()
+    sources = {json.loads(line)["source"] for line in series}
+    assert {"host"} < sources, sources
+
+
+def test_nothing_of_the_run_is_left(
+    tiny_run: tuple[subprocess.CompletedProcess[str], Path], docker_client: Any, libvirt_conn: Any
+) -> None:
+    run_id = only_run(tiny_run[1]).name
+    assert leftovers_of(run_id, docker_client, libvirt_conn) == []
+
+
+def _start(root: Path) -> subprocess.Popen[str]:
+    argv = [
+        *CLI,
+        "run",
+        "--workload",
+        "cpu-sysbench",
+        "--platforms",
+        "native,docker",
+        "--repeats",
+        "4",
+        "--warmups",
+        "0",
+        "--duration",
+        "1",
+        "--results",
+        str(root),
+        "--quiet",
+        "--seed",
+        "3",
+    ]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+
+
+def _wait_for_trials(root: Path, child: subprocess.Popen[str], count: int) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        runs = [p for p in root.iterdir() if (p / "trials.jsonl").exists()] if root.exists() else []
+        if runs and len((runs[0] / "trials.jsonl").read_text().splitlines()) >= count:
+            return
+        assert child.poll() is None, child.communicate()
+        time.sleep(0.05)
+    pytest.fail("the run recorded no trial within 300 s")
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -9)]
+)
+def test_an_interrupted_run_keeps_its_trials_and_resume_completes_it(
+    tmp_path: Path, docker_client: Any, libvirt_conn: Any, signum: int, code: int
+) -> None:
+    built_images()
+    root = tmp_path / "results"
+    child = _start(root)
+    _wait_for_trials(root, child, 2)
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == code, err
+    directory = only_run(root)
+    before = load_run(directory)
+    assert len(before.done()) >= 2 and not before.warnings
+    if signum == signal.SIGKILL:
+        assert leftovers_of(directory.name, docker_client, libvirt_conn)  # what gc is for
+        swept = vcbench("gc")
+        assert swept.returncode == 0, swept.stderr
+    else:
+        assert "--resume" in err
+    assert leftovers_of(directory.name, docker_client, libvirt_conn) == []
+    resumed = vcbench("run", "--resume", directory.name[:15], "--results", str(root), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = load_run(directory)
+    ids = [t.trial_id for t in after.trials]
+    assert len(ids) == len(set(ids)) == 2 * 4, ids  # nothing repeated, nothing missing
+    assert before.done() <= after.done()
+    assert {e.kind for e in after.events} >= {"resumed", "finished"}
+    assert leftovers_of(directory.name, docker_client, libvirt_conn) == []

@@ -1,0 +1,133 @@
+"""Workload and suite files: validated before anything starts, one line naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.workload import WorkloadFileError, fill, load_all, load_workload, select
+
+GOOD = """
+name = "w"
+description = "a test workload"
+command = ["sysbench", "cpu", "--threads={vcpus}", "--time={duration}", "run"]
+parser = "sysbench-cpu"
+duration = 3
+[metrics]
+events_per_s = { unit = "events/s", higher_is_better = true }
+"""
+
+
+def write(tmp: Path, text: str, name: str = "w") -> Path:
+    path = tmp / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_workloads_and_suites_load() -> None:
+    found = load_all()
+    assert {
+        "cpu-sysbench",
+        "memory-read",
+        "disk-randread-4k",
+        "net-iperf3",
+        "net-sockperf",
+        "startup-cold",
+        "idle-footprint",
+    } <= set(found)
+    for suite in ("quick", "full", "tiny"):
+        assert select(suite)
+    quick = {w.name: w for w in select("quick")}
+    assert quick["cpu-sysbench"].duration < found["cpu-sysbench"].duration
+
+
+def test_a_good_file_loads_frozen_and_fills_its_template(tmp_path: Path) -> None:
+    w = load_workload(write(tmp_path, GOOD))
+    assert fill(w.command, {"vcpus": 2, "duration": 3}) == [
+        "sysbench",
+        "cpu",
+        "--threads=2",
+        "--time=3",
+        "run",
+    ]
+    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen error type
+        w.duration = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("duration = 3", "duration = -1"),
+        ('parser = "sysbench-cpu"', 'parser = "nope"'),
+        ("duration = 3", 'duration = "ten"'),
+        ("duration = 3", "duration = 3\nbogus = 1"),
+        ("--threads={vcpus}", "--threads={cores}"),
+        ('unit = "events/s", higher_is_better = true', 'unit = "events/s"'),
+        ("events_per_s =", "made_up ="),
+        ("duration = 3", "duration = 99999"),
+    ],
+)
+def test_bad_files_fail_in_one_line_naming_the_file_and_key(
+    tmp_path: Path, change: str, expected: str
+) -> None:
+    path = write(tmp_path, GOOD.replace(change, expected))
+    with pytest.raises(WorkloadFileError) as info:
+        load_workload(path)
+    line = info.value.one_line()
+    assert str(path) in line and "\n" not in line
+
+
+def test_messages_say_what_was_expected(tmp_path: Path) -> None:
+    cases = {
+        'parser = "nope"': "unknown parser 'nope'",
+        "duration = -1": "duration",
+        "bogus = 1\n": "bogus: unknown key",
+        "--threads={cores}": "unknown placeholder {cores}",
+    }
+    for bad, says in cases.items():
+        text = GOOD.replace('parser = "sysbench-cpu"', bad) if "parser" in bad else GOOD
+        if "duration" in bad:
+            text = GOOD.replace("duration = 3", bad)
+        elif "bogus" in bad:
+            text = GOOD + bad
+        elif "cores" in bad:
+            text = GOOD.replace("--threads={vcpus}", bad)
+        with pytest.raises(WorkloadFileError, match=rf".*{says.split(':')[0]}"):
+            load_workload(write(tmp_path, text))
+
+
+def test_not_toml_nul_bytes_huge_files_and_directories_are_refused(tmp_path: Path) -> None:
+    for content in (b"name = [", b'name = "w"\0', b"x" * (300 * 1024)):
+        path = tmp_path / "w.toml"
+        path.write_bytes(content)
+        with pytest.raises(WorkloadFileError):
+            load_workload(path)
+    (tmp_path / "d.toml").mkdir()
+    with pytest.raises(WorkloadFileError, match="directory"):
+        load_workload(tmp_path / "d.toml")
+
+
+def test_the_file_name_must_match_the_name(tmp_path: Path) -> None:
+    with pytest.raises(WorkloadFileError, match="differs from the file name"):
+        load_workload(write(tmp_path, GOOD, name="other"))
+
+
+def test_overrides_are_validated_and_change_the_hash_only_when_they_define_samples() -> None:
+    w = load_all()["cpu-sysbench"]
+    more = w.with_overrides({"repeats": 9, "warmup": 3}, "test")
+    assert more.repeats == 9 and more.definition_hash() == w.definition_hash()
+    assert w.with_overrides({"duration": 2}, "test").definition_hash() != w.definition_hash()
+    with pytest.raises(WorkloadFileError, match="cannot override command"):
+        w.with_overrides({"command": ["true"]}, "test")
+    with pytest.raises(WorkloadFileError, match="repeats"):
+        w.with_overrides({"repeats": 0}, "command line")
+
+
+def test_unknown_suite_and_workload_name_the_known_ones() -> None:
+    with pytest.raises(WorkloadFileError) as suite:
+        select("nope")
+    assert "choose one of" in suite.value.one_line() and "quick" in suite.value.one_line()
+    with pytest.raises(WorkloadFileError) as workload:
+        select("quick", picks=["nope"])
+    assert "cpu-sysbench" in workload.value.one_line()
