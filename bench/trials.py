@@ -123,13 +123,19 @@ def command_trial(setup: TrialSetup, instance: Instance) -> Measured:
         raise TrialFailed("parse", f"{w.parser} gave no {', '.join(missing)}")
     metrics = {name: found[name] for name in w.metrics}
     metrics["wall_s"] = result.wall_s
-    return _measured(metrics, instance, sampler)
+    return measured(metrics, instance.name, instance.accel, sampler)
 
 
-def _measured(metrics: dict[str, float], instance: Instance, sampler: Sampler) -> Measured:
-    return Measured(
-        metrics, instance.name, instance.accel, tuple(sampler.summary()), tuple(sampler.readings)
+def measured(metrics: dict[str, float], instance: str, accel: str, sampler: Sampler) -> Measured:
+    """The figures, the collectors' summaries, and what the sampling itself cost."""
+    cost = sampler.cost
+    own = (
+        SeriesSummary(
+            "sampler", "core_share", "cores", cost.core_share, cost.core_share, cost.ticks
+        ),
+        SeriesSummary("sampler", "tick_s", "s", cost.mean_tick_s, cost.mean_tick_s, cost.ticks),
     )
+    return Measured(metrics, instance, accel, (*sampler.summary(), *own), tuple(sampler.readings))
 
 
 def guarded_exec(instance: Instance, argv: Sequence[str], timeout: float) -> ExecResult:
@@ -231,7 +237,7 @@ def startup_trial(setup: TrialSetup, platform: Platform, spec: InstanceSpec) -> 
         setup.io.keep("startup", f"{metrics}\nlog: {instance.log_path}\n")
         name, accel = instance.name, instance.accel
     kept = {k: v for k, v in metrics.items() if k in w.metrics}
-    return Measured(kept, name, accel, tuple(sampler.summary()), tuple(sampler.readings))
+    return measured(kept, name, accel, sampler)
 
 
 def idle_trial(setup: TrialSetup, platform: Platform, spec: InstanceSpec) -> Measured:
@@ -239,12 +245,11 @@ def idle_trial(setup: TrialSetup, platform: Platform, spec: InstanceSpec) -> Mea
         time.sleep(1.0)  # let the boot's own work finish: idle means idle
         with Sampler(sources_for(instance), setup.sample_hz) as sampler:
             time.sleep(setup.workload.duration)
-        summary = tuple(sampler.summary())
-        found = footprint(summary)
+        found = footprint(sampler.summary())
         if not found:
             raise TrialFailed("collector", f"no footprint readings: {'; '.join(sampler.errors)}")
         metrics = {k: v for k, v in found.items() if k in setup.workload.metrics}
-        return Measured(metrics, instance.name, instance.accel, summary, tuple(sampler.readings))
+        return measured(metrics, instance.name, instance.accel, sampler)
 
 
 @contextmanager

@@ -1,0 +1,185 @@
+"""The runner's bookkeeping, on FAKE platforms (unit tests only; tests/integration/test_run.py
+runs the same paths on the real daemons): failures recorded with their cause, a platform
+that cannot start is dropped, resume skips what is recorded, siblings are paused."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from bench.collectors.records import SeriesSummary
+from bench.footprint import footprint
+from bench.errors import PlatformError
+from bench.platforms import lifecycle
+from bench.platforms.base import (
+    ExecResult,
+    Instance,
+    InstanceSpec,
+    Limits,
+    Platform,
+    PlatformConfig,
+)
+from bench.platforms.labels import RunContext
+from bench.results import RunWriter, load_run
+from bench.runner import RunPlan, Runner
+from bench.trials import guest_phases
+from bench.workload import load_all
+
+FIXTURES = Path(__file__).parent / "fixtures" / "parsers"
+SYSBENCH = (FIXTURES / "sysbench-cpu.txt").read_text()
+
+
+class FakeInstance(Instance):
+    platform = "fake"
+    events: ClassVar[list[str]] = []
+
+    def __init__(self, name: str, behaviour: str) -> None:
+        super().__init__(name, Limits(1, 256, (0,)), Path("/dev/null"))
+        self.behaviour = behaviour
+
+    def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
+        if self.behaviour == "exit-1":
+            return ExecResult("", "boom: no such thing", 1, 0.01)
+        if self.behaviour == "garbage":
+            return ExecResult("not sysbench output", "", 0, 0.01)
+        if self.behaviour == "lost":
+            raise PlatformError(f"{self.name}: guest agent went away")
+        return ExecResult(SYSBENCH, "", 0, 0.01)
+
+    def pause(self) -> None:
+        self.events.append(f"pause {self.name}")
+
+    def resume(self) -> None:
+        self.events.append(f"resume {self.name}")
+
+    def probe(self) -> Any:
+        return None
+
+
+def fake_platform(kind: str, behaviour: str) -> type[Platform]:
+    class Fake(Platform):
+        name = kind
+
+        def _start(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
+            if behaviour == "no-start":
+                raise PlatformError(f"{name}: cannot start (fake)")
+            return FakeInstance(name, behaviour)
+
+    return Fake
+
+
+@pytest.fixture
+def make_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    def make(behaviours: dict[str, str], repeats: int = 3, done: set[str] | None = None) -> Any:
+        from bench.platforms import registry
+
+        for kind, behaviour in behaviours.items():
+            monkeypatch.setitem(registry.PLATFORMS, kind, fake_platform(kind, behaviour))
+        workload = load_all()["cpu-sysbench"].with_overrides(
+            {"repeats": repeats, "warmup": 0, "duration": 1}, "test"
+        )
+        plan = RunPlan("20260101-000000-abcdef", "custom", (workload,), tuple(behaviours),
+                       Limits(1, 256, (0,)), seed=1)  # fmt: skip
+        directory = tmp_path / "results" / plan.run_id
+        if done is None:
+            writer = RunWriter.create(directory, {"run_id": plan.run_id, "plan": plan.to_json()})
+        else:
+            writer = RunWriter.reopen(directory)
+        context = RunContext.create(plan.run_id, log_dir=directory / "logs")
+        runner = Runner(plan, writer, PlatformConfig(context, images=None))  # type: ignore[arg-type]
+        return runner, runner.run(done or set()), directory
+
+    return make
+
+
+def test_every_trial_is_recorded_with_its_samples(make_runner: Any) -> None:
+    _, tally, directory = make_runner({"native": "ok", "docker": "ok"})
+    run = load_run(directory)
+    assert tally.ok == 6 and tally.failed == 0
+    values = [s.value for s in run.samples if s.metric == "events_per_s"]
+    assert len(values) == 6 and values[0] > 0
+    assert {s.metric for s in run.samples if s.origin == "collector"} >= {
+        "host.mem_used_bytes.mean", "sampler.core_share.mean"}  # fmt: skip
+    assert all((directory / raw).exists() for t in run.trials for raw in t.raw)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "cause"),
+    [("exit-1", "exit-code"), ("garbage", "parse"), ("lost", "instance-lost")],
+)
+def test_a_failed_trial_is_recorded_with_its_cause_and_the_run_goes_on(
+    make_runner: Any, behaviour: str, cause: str
+) -> None:
+    _, tally, directory = make_runner({"native": "ok", "docker": behaviour})
+    run = load_run(directory)
+    failed = [t for t in run.trials if t.status == "failed"]
+    assert tally.failed == len(failed) == 3 and tally.ok == 3
+    assert {t.cause for t in failed} == {cause} and all(t.error for t in failed)
+    assert "\n" not in failed[0].error
+
+
+def test_a_platform_that_cannot_start_is_dropped_after_three_tries(make_runner: Any) -> None:
+    _, tally, directory = make_runner({"native": "ok", "docker": "no-start"}, repeats=5)
+    run = load_run(directory)
+    assert tally.dropped == ["docker"] and tally.skipped == 2
+    assert [t.cause for t in run.trials if t.platform == "docker"] == ["start-failed"] * 3
+    dropped = [e for e in run.events if e.kind == "dropped-platform"]
+    assert len(dropped) == 1 and "--resume" in dropped[0].advice
+
+
+def test_resume_runs_only_what_is_not_recorded(make_runner: Any) -> None:
+    _, _, directory = make_runner({"native": "ok"}, repeats=3)
+    first = load_run(directory).done()
+    _, tally, _ = make_runner({"native": "ok"}, repeats=3, done=first)
+    assert tally.ok == 0 and len(load_run(directory).trials) == 3
+
+
+def test_only_the_instance_being_measured_runs_the_others_are_paused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.pool import Pool
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    FakeInstance.events.clear()
+    config = PlatformConfig(RunContext.create("20260101-000000-abcdef"), images=None)  # type: ignore[arg-type]
+    platforms = {k: fake_platform(k, "ok")(config) for k in ("a", "b")}
+    with Pool(platforms, InstanceSpec(Limits(1, 256, (0,)))) as pool:
+        pool.get("a")
+        pool.get("b")
+        pool.focus("a")
+        pool.focus("b")
+        pool.focus(None)
+    prefix = "vcbench-20260101-000000-abcdef-"
+    assert [e.replace(prefix, "") for e in FakeInstance.events] == [
+        "pause b-1", "pause a-1", "resume b-1", "pause b-1", "resume a-1", "resume b-1"]  # fmt: skip
+
+
+def test_footprint_prefers_pss_and_reports_cpu_share() -> None:
+    summary = [
+        SeriesSummary("qemu", "rss_bytes", "B", 300 * 2**20, 310 * 2**20, 10),
+        SeriesSummary("qemu", "pss_bytes", "B", 280 * 2**20, 290 * 2**20, 3),
+        SeriesSummary("qemu", "cpu_s", "cores", 0.05, 0.2, 10),
+        SeriesSummary("host", "cpu_s", "cores", 1.0, 2.0, 10),
+    ]
+    assert footprint(summary) == {"memory_mib": 280.0, "memory_peak_mib": 290.0, "cpu_pct": 5.0}
+    cgroup = [SeriesSummary("cgroup", "mem_bytes", "B", 2**20, 2**21, 10)]
+    assert footprint(cgroup) == {"memory_mib": 1.0, "memory_peak_mib": 2.0}
+    assert footprint([SeriesSummary("host", "cpu_s", "cores", 1.0, 2.0, 10)]) == {}
+
+
+def test_guest_phases_come_from_the_last_boot_in_the_console(tmp_path: Path) -> None:
+    log = tmp_path / "console.log"
+    log.write_text(
+        "VCBENCH-PHASE initramfs 9.0\nVCBENCH-PHASE init 9.5\nVCBENCH-PHASE ready 10.0\n"
+        "noise\nVCBENCH-PHASE initramfs 1.5\r\nVCBENCH-PHASE init 2.0\nVCBENCH-PHASE ready 2.25\n"
+    )
+    phases = guest_phases(log, host_running_to_ready=3.0)
+    assert phases == {"guest_kernel_s": 1.5, "guest_initramfs_s": 0.5, "guest_init_s": 0.25,
+                      "host_to_guest_s": 0.75}  # fmt: skip
+    log.write_text("VCBENCH-PHASE initramfs 1.5\n")
+    assert guest_phases(log, 3.0) == {}
