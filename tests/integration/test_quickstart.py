@@ -44,13 +44,19 @@ def test_the_quick_start_runs_on_debians_own_python(tmp_path: Path) -> None:
     if os.geteuid() != 0 or not Path("/usr/bin/python3").exists() or not shutil.which("apt-get"):
         unavailable("a Debian/Ubuntu root shell", "the quick start is for one")
     install, bench, _ = quick_start_lines()
-    env = {"PATH": STOCK_PATH, "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
-           "VCBENCH_RESULTS": str(tmp_path / "results"), "DEBIAN_FRONTEND": "noninteractive"}  # fmt: skip
+    env = {
+        "PATH": STOCK_PATH,
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "VCBENCH_RESULTS": str(tmp_path / "results"),
+        "DEBIAN_FRONTEND": "noninteractive",
+    }
     for var in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "VCBENCH_LIBVIRT_URI"):
         if var in os.environ:
             env[var] = os.environ[var]
-    done = subprocess.run(["sh", "-c", install], env=env, capture_output=True, text=True,
-                          timeout=900, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["sh", "-c", install], env=env, capture_output=True, text=True, timeout=900, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     nox = subprocess.run(["sh", "-c", "command -v nox"], env=env, capture_output=True, text=True)
     assert nox.stdout.strip() == "/usr/bin/nox", "the stock PATH must find the distribution's nox"
@@ -58,12 +64,17 @@ def test_the_quick_start_runs_on_debians_own_python(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=120)
     argv = ["sh", "-c", f'{bench} "$@"', "sh", *REDUCED]
-    done = subprocess.run(argv, cwd=clone, env=env, capture_output=True, text=True,
-                          timeout=1800, check=False)  # fmt: skip
+    done = subprocess.run(
+        argv, cwd=clone, env=env, capture_output=True, text=True, timeout=1800, check=False
+    )
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-4000:])
     venv_python = clone / ".nox" / "bench" / "bin" / "python"
-    base = subprocess.run([str(venv_python), "-c", "import sys; print(sys.base_prefix)"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    base = subprocess.run(
+        [str(venv_python), "-c", "import sys; print(sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert base.stdout.strip() == "/usr", "nox must have used Debian's own /usr/bin/python3"
     runs = [p for p in (tmp_path / "results").iterdir() if (p / "run.json").exists()]
     assert len(runs) == 1

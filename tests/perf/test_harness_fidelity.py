@@ -20,35 +20,66 @@ from tests.integration.platform_support import built_images
 
 REPEATS = 3
 DURATION = 5
-SYSBENCH = ["sysbench", "cpu", "--cpu-max-prime=20000", "--threads=1", f"--time={DURATION}",
-            "run"]  # fmt: skip
+SYSBENCH = ["sysbench", "cpu", "--cpu-max-prime=20000", "--threads=1", f"--time={DURATION}", "run"]
 
 
 def by_hand_native(tree: Path, cpu: int) -> float:
-    done = subprocess.run(["taskset", "-c", str(cpu), "chroot", str(tree), *SYSBENCH],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        ["taskset", "-c", str(cpu), "chroot", str(tree), *SYSBENCH],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return parse("sysbench-cpu", done.stdout)["events_per_s"]
 
 
 def by_hand_docker(tag: str, cpu: int) -> float:
-    argv = ["docker", "run", "--rm", "--network", "none", f"--cpuset-cpus={cpu}", "--cpus=1",
-            tag, *SYSBENCH]  # fmt: skip
+    argv = [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        f"--cpuset-cpus={cpu}",
+        "--cpus=1",
+        tag,
+        *SYSBENCH,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     return parse("sysbench-cpu", done.stdout)["events_per_s"]
 
 
 def harness(results: Path) -> dict[str, float]:
-    argv = [sys.executable, "-m", "bench.cli", "run", "--workload", "cpu-sysbench-single",
-            "--platforms", "native,docker", "--repeats", str(REPEATS), "--warmups", "0",
-            "--duration", str(DURATION), "--vcpus", "1", "--results", str(results), "--quiet"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "run",
+        "--workload",
+        "cpu-sysbench-single",
+        "--platforms",
+        "native,docker",
+        "--repeats",
+        str(REPEATS),
+        "--warmups",
+        "0",
+        "--duration",
+        str(DURATION),
+        "--vcpus",
+        "1",
+        "--results",
+        str(results),
+        "--quiet",
+    ]
     subprocess.run(argv, capture_output=True, text=True, check=True)
     (run_dir,) = [p for p in results.iterdir() if (p / "run.json").exists()]
     run = load_run(run_dir)
     return {
-        p: statistics.median(s.value for s in run.samples
-                             if s.platform == p and s.metric == "events_per_s")
+        p: statistics.median(
+            s.value for s in run.samples if s.platform == p and s.metric == "events_per_s"
+        )
         for p in ("native", "docker")
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")

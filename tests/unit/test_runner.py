@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 import pytest
 
 from bench.collectors.records import SeriesSummary
-from bench.footprint import footprint
 from bench.errors import PlatformError
+from bench.footprint import footprint
 from bench.platforms import lifecycle
 from bench.platforms.base import (
     ExecResult,
@@ -24,7 +24,7 @@ from bench.platforms.base import (
 )
 from bench.platforms.labels import RunContext
 from bench.results import RunWriter, load_run
-from bench.runner import RunPlan, Runner
+from bench.runner import Runner, RunPlan
 from bench.trials import guest_phases
 from bench.workload import load_all
 
@@ -83,8 +83,14 @@ def make_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         workload = load_all()["cpu-sysbench"].with_overrides(
             {"repeats": repeats, "warmup": 0, "duration": 1}, "test"
         )
-        plan = RunPlan("20260101-000000-abcdef", "custom", (workload,), tuple(behaviours),
-                       Limits(1, 256, (0,)), seed=1)  # fmt: skip
+        plan = RunPlan(
+            "20260101-000000-abcdef",
+            "custom",
+            (workload,),
+            tuple(behaviours),
+            Limits(1, 256, (0,)),
+            seed=1,
+        )
         directory = tmp_path / "results" / plan.run_id
         if done is None:
             writer = RunWriter.create(directory, {"run_id": plan.run_id, "plan": plan.to_json()})
@@ -104,7 +110,9 @@ def test_every_trial_is_recorded_with_its_samples(make_runner: Any) -> None:
     values = [s.value for s in run.samples if s.metric == "events_per_s"]
     assert len(values) == 6 and values[0] > 0
     assert {s.metric for s in run.samples if s.origin == "collector"} >= {
-        "host.mem_used_bytes.mean", "sampler.core_share.mean"}  # fmt: skip
+        "host.mem_used_bytes.mean",
+        "sampler.core_share.mean",
+    }
     assert all((directory / raw).exists() for t in run.trials for raw in t.raw)
 
 
@@ -156,7 +164,13 @@ def test_only_the_instance_being_measured_runs_the_others_are_paused(
         pool.focus(None)
     prefix = "vcbench-20260101-000000-abcdef-"
     assert [e.replace(prefix, "") for e in FakeInstance.events] == [
-        "pause b-1", "pause a-1", "resume b-1", "pause b-1", "resume a-1", "resume b-1"]  # fmt: skip
+        "pause b-1",
+        "pause a-1",
+        "resume b-1",
+        "pause b-1",
+        "resume a-1",
+        "resume b-1",
+    ]
 
 
 def test_footprint_prefers_pss_and_reports_cpu_share() -> None:
@@ -179,7 +193,11 @@ def test_guest_phases_come_from_the_last_boot_in_the_console(tmp_path: Path) -> 
         "noise\nVCBENCH-PHASE initramfs 1.5\r\nVCBENCH-PHASE init 2.0\nVCBENCH-PHASE ready 2.25\n"
     )
     phases = guest_phases(log, host_running_to_ready=3.0)
-    assert phases == {"guest_kernel_s": 1.5, "guest_initramfs_s": 0.5, "guest_init_s": 0.25,
-                      "host_to_guest_s": 0.75}  # fmt: skip
+    assert phases == {
+        "guest_kernel_s": 1.5,
+        "guest_initramfs_s": 0.5,
+        "guest_init_s": 0.25,
+        "host_to_guest_s": 0.75,
+    }
     log.write_text("VCBENCH-PHASE initramfs 1.5\n")
     assert guest_phases(log, 3.0) == {}
