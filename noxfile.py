@@ -14,9 +14,9 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
-def _host_setup(session: nox.Session) -> None:
+def _host_setup(session: nox.Session, *extra: str) -> None:
     if os.geteuid() == 0:
-        session.run("python", "-m", "bench.host", "setup")
+        session.run("python", "-m", "bench.host", "setup", *extra)
     else:
         session.warn("not root: skipping `vcbench host setup`; integration tests need its daemons")
 
@@ -35,7 +35,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit and integration tests; integration tests fail (not skip) when a daemon is missing."""
-    _host_setup(session)
+    _host_setup(session, "--test-tools")
     session.install("-e", ".[test]")
     env = {"VCBENCH_REQUIRE_INTEGRATION": os.environ.get("VCBENCH_REQUIRE_INTEGRATION", "1")}
     session.run("pytest", "tests/unit", "tests/integration", *session.posargs, env=env)

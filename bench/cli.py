@@ -40,11 +40,12 @@ def host() -> None:
 
 
 @host.command("setup")
-def host_setup() -> None:
+@click.option("--test-tools", is_flag=True, help="Also what the test suite needs (a browser).")
+def host_setup(test_tools: bool) -> None:
     """Install missing host packages, fix /dev/kvm, start dockerd/libvirtd. Idempotent."""
     from bench.host.setup import run_setup
 
-    run_setup(click.echo)
+    run_setup(click.echo, test_tools=test_tools)
 
 
 @cli.command()

@@ -8,15 +8,15 @@ import sys
 from bench.errors import BenchError
 from bench.host.setup import run_setup
 
-USAGE = "usage: python3 -m bench.host setup"
+USAGE = "usage: python3 -m bench.host setup [--test-tools]"
 
 
 def main(argv: list[str]) -> int:
-    if argv != ["setup"]:
+    if argv not in (["setup"], ["setup", "--test-tools"]):
         print(USAGE, file=sys.stderr)
         return 2
     try:
-        run_setup()
+        run_setup(test_tools="--test-tools" in argv)
     except BenchError as exc:
         print(f"vcbench: error: {exc.one_line()}", file=sys.stderr)
         return 2

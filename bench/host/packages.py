@@ -33,6 +33,13 @@ APT_PACKAGES: dict[str, str] = {
     "sockperf": "the host-side client of the network latency workload",
 }
 
+# Only for the test suite (`--test-tools`): the real-browser test of the HTML report. A user
+# who only benchmarks never needs a browser on the host.
+TEST_PACKAGES: dict[str, str] = {
+    "chromium": "the headless browser the report test opens the report in",
+    "chromium-driver": "chromedriver, which selenium drives it with",
+}
+
 
 def missing_packages(packages: list[str] | None = None) -> list[str]:
     """Packages dpkg does not report as installed (all of them on a non-dpkg host)."""

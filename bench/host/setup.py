@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from bench.errors import HostError
 from bench.host import daemons, kvm
-from bench.host.packages import install_command, missing_packages
+from bench.host.packages import APT_PACKAGES, TEST_PACKAGES, install_command, missing_packages
 from bench.proc import run, tail
 
 APT_TIMEOUT_S = 900.0
@@ -37,9 +37,10 @@ class SetupPlan:
         return lines
 
 
-def plan() -> SetupPlan:
+def plan(test_tools: bool = False) -> SetupPlan:
+    wanted = list(APT_PACKAGES) + (list(TEST_PACKAGES) if test_tools else [])
     return SetupPlan(
-        packages=missing_packages(),
+        packages=missing_packages(wanted),
         fix_kvm=kvm.needs_fix(),
         daemons=[d for d in daemons.DAEMONS if not daemons.answers(d)],
     )
@@ -78,10 +79,12 @@ def _apt_install(packages: list[str]) -> None:
         raise HostError(f"apt-get install failed ({tail(done.stderr or done.stdout)})", hint)
 
 
-def run_setup(echo: Callable[[str], None] = print) -> None:
-    """Plan, apply and report; shared by `vcbench host setup` and `python -m bench.host setup`."""
+def run_setup(echo: Callable[[str], None] = print, *, test_tools: bool = False) -> None:
+    """Plan, apply and report; shared by `vcbench host setup` and `python -m bench.host setup`.
+
+    test_tools adds what only the test suite needs (a headless browser)."""
     started = time.monotonic()
-    todo = plan()
+    todo = plan(test_tools)
     if todo.empty:
         echo(f"host ready: nothing to change ({time.monotonic() - started:.2f} s)")
         return
