@@ -75,9 +75,13 @@ def doctor(as_json: bool, no_probe: bool) -> None:
 def _register() -> None:
     from bench.images.cli import images
     from bench.platforms.cli import exec_command, gc_command
+    from bench.report.cli import report_command
+    from bench.report.compare_cli import compare_command, export_command
     from bench.run_cli import run_command, workloads_command
 
-    for command in (images, exec_command, gc_command, run_command, workloads_command):
+    commands = (images, exec_command, gc_command, run_command, workloads_command,
+                report_command, compare_command, export_command)  # fmt: skip
+    for command in commands:
         cli.add_command(command)
 
 
@@ -92,20 +96,17 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("vcbench: interrupted", err=True)
-        sys.exit(EXIT_SIGINT)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns KeyboardInterrupt, and so our Terminated, into Abort: its cause tells.
+        cause = exc.__cause__ if isinstance(exc, click.exceptions.Abort) else exc
+        terminated = isinstance(cause, Terminated)
+        click.echo(f"vcbench: {'terminated' if terminated else 'interrupted'}", err=True)
+        sys.exit(EXIT_SIGTERM if terminated else EXIT_SIGINT)
     except BenchError as exc:
         if _OPTIONS.debug:
             traceback.print_exc()
         click.echo(f"vcbench: error: {exc.one_line()}", err=True)
         sys.exit(EXIT_BAD)
-    except Terminated:
-        click.echo("vcbench: terminated", err=True)
-        sys.exit(EXIT_SIGTERM)
-    except KeyboardInterrupt:
-        click.echo("vcbench: interrupted", err=True)
-        sys.exit(EXIT_SIGINT)
 
 
 if __name__ == "__main__":

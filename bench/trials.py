@@ -245,7 +245,16 @@ def idle_trial(setup: TrialSetup, platform: Platform, spec: InstanceSpec) -> Mea
         time.sleep(1.0)  # let the boot's own work finish: idle means idle
         with Sampler(sources_for(instance), setup.sample_hz) as sampler:
             time.sleep(setup.workload.duration)
-        found = footprint(sampler.summary())
+        summary = sampler.summary()
+        setup.io.keep(
+            "footprint",
+            "".join(
+                f"{s.source}.{s.field} {s.unit} mean={s.mean:.6g} peak={s.peak:.6g} n={s.n}\n"
+                for s in summary
+            )
+            + "".join(f"error: {e}\n" for e in sampler.errors),
+        )
+        found = footprint(summary)
         if not found:
             raise TrialFailed("collector", f"no footprint readings: {'; '.join(sampler.errors)}")
         metrics = {k: v for k, v in found.items() if k in setup.workload.metrics}
