@@ -1,0 +1,501 @@
+"""The cross-run index: every run under the results directory, its headline figures, and their
+trend across runs, with a step flagged only where the statistics can stand behind it.
+
+A trend series never mixes hosts, accelerations or workload definitions: a step between two
+hosts (or between TCG and KVM, or after a workload's command changed) is not a regression, it
+is a different measurement. A step is flagged only when `stats.change_points` finds one (which
+already demands the minimum effect) AND the pooled samples before and after it differ by
+Mann-Whitney at p < 0.01 (stats.compare): a step in three medians alone can be noise.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+import pandas as pd
+
+from bench import stats
+from bench.paths import atomic_path
+from bench.report.compare import (
+    DEFAULT_MIN_EFFECT,
+    RunInfo,
+    measured_frame,
+    meta_value,
+    min_effects,
+    num,
+    render_template,
+    run_info,
+)
+from bench.results import RUN_FILE, ResultsError, RunData, load_run
+
+ALPHA: Final = 0.01
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A figure that sums up a run: shown per run in the index and charted across runs."""
+
+    workload: str
+    metric: str
+    title: str
+
+
+# Data, not code: add a line here to chart another figure. A run shows whichever it has.
+HEADLINES: Final = (
+    Headline("cpu-sysbench", "events_per_s", "CPU throughput (sysbench)"),
+    Headline("net-sockperf", "latency_p50_us", "TCP latency p50 (sockperf)"),
+    Headline("startup-warm", "startup_s", "warm start-up"),
+)
+HISTORY_COLUMNS: Final = (
+    "run_id",
+    "created",
+    "host",
+    "accel",
+    "workload",
+    "metric",
+    "platform",
+    "unit",
+    "higher_is_better",
+    "workload_hash",
+    "median",
+    "n",
+)
+STEP_COLUMNS: Final = (
+    "host",
+    "workload",
+    "metric",
+    "platform",
+    "accel",
+    "workload_hash",
+    "before_run_id",
+    "run_id",  # the first run after the step
+    "median_before",
+    "median_after",
+    "change_pct",  # positive = worse, whichever way the metric points
+    "p_value",
+    "mark",  # "worse" or "better"
+)
+SERIES_KEY: Final = ("host", "workload", "metric", "platform", "accel", "workload_hash")
+_SAMPLE_COLUMNS: Final = (
+    "run_id",
+    "created",
+    "host",
+    "accel",
+    "workload",
+    "metric",
+    "platform",
+    "unit",
+    "higher_is_better",
+    "workload_hash",
+    "min_effect",
+    "warmup",
+    "value",
+)
+# Okabe-Ito, safe for colour-blind readers; each platform also has its own marker shape, so
+# the charts read in greyscale print too.
+PLATFORM_STYLE: Final = {
+    "native": ("#0072B2", "o"),
+    "docker": ("#E69F00", "s"),
+    "libvirt": ("#009E73", "^"),
+}
+OTHER_STYLE: Final = ("#CC79A7", "D")
+STEP_COLOUR: Final = "#D55E00"
+LINESTYLES: Final = ("-", "--", ":", "-.")
+# The y axis spans at least 10% of the median: autoscaled, 0.3% of noise fills the whole
+# height and reads as a trend.
+MIN_Y_SPAN: Final = 0.10
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def _order(run: RunData) -> tuple[float, str]:
+    return (run_info(run).created, run.run_id)
+
+
+def headline_samples(runs: Sequence[RunData]) -> pd.DataFrame:
+    """The measured samples of the headline figures, one row per value, tagged with their run."""
+    wanted = {(h.workload, h.metric) for h in HEADLINES}
+    parts = []
+    for run in sorted(runs, key=_order):
+        frame = measured_frame(run)
+        if frame.empty:
+            continue
+        keys = list(zip(frame["workload"], frame["metric"], strict=True))
+        frame = frame.loc[[k in wanted for k in keys]].copy()
+        if frame.empty:
+            continue
+        info = run_info(run)
+        effects = min_effects(run.meta)
+        frame["run_id"] = info.run_id
+        frame["created"] = info.created
+        frame["host"] = info.host
+        # The run's accel, not the sample's: native samples say "host" even in a KVM run, yet
+        # their series still must not continue across a change of the VM acceleration.
+        frame["accel"] = info.accel
+        frame["min_effect"] = [
+            effects.get((str(w), str(m)), DEFAULT_MIN_EFFECT)
+            for w, m in zip(frame["workload"], frame["metric"], strict=True)
+        ]
+        parts.append(frame[list(_SAMPLE_COLUMNS)])
+    if not parts:
+        return pd.DataFrame(columns=list(_SAMPLE_COLUMNS))
+    return pd.concat(parts, ignore_index=True)
+
+
+def history_frame(runs: Sequence[RunData]) -> pd.DataFrame:
+    """One row per run x headline metric x platform: the run's median and sample count,
+    ordered by run date, then as HEADLINES lists the metrics."""
+    samples = headline_samples(runs)
+    if samples.empty:
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    keys = [c for c in HISTORY_COLUMNS if c not in ("median", "n")]
+    grouped = samples.groupby(keys, sort=False)["value"]
+    frame = grouped.agg(median="median", n="count").reset_index()
+    rank = {(h.workload, h.metric): i for i, h in enumerate(HEADLINES)}
+    frame["_rank"] = [rank[(w, m)] for w, m in zip(frame["workload"], frame["metric"], strict=True)]
+    frame = frame.sort_values(["created", "run_id", "_rank"], kind="stable")
+    return frame[list(HISTORY_COLUMNS)].reset_index(drop=True)
+
+
+def _series(samples: pd.DataFrame) -> Iterable[tuple[tuple[Any, ...], pd.DataFrame]]:
+    if samples.empty:
+        return []
+    return samples.groupby(list(SERIES_KEY), sort=False)
+
+
+def find_steps(samples: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
+    """The steps in each series (one host, accel, workload definition, metric and platform)
+    that change_points finds in the per-run medians and Mann-Whitney confirms on the pooled
+    samples of the segments either side. Columns: STEP_COLUMNS."""
+    rows: list[dict[str, Any]] = []
+    for key, frame in _series(samples):
+        runs = frame.groupby(["created", "run_id"], sort=True)["value"].median().reset_index()
+        if len(runs) < 4:  # change_points needs two runs either side of a step
+            continue
+        effect = float(frame["min_effect"].max())
+        points = stats.change_points(runs["value"].tolist(), min_effect=effect)
+        bounds = [0, *points, len(runs)]
+        for start, at, end in zip(bounds, bounds[1:], bounds[2:], strict=False):
+            before_ids = set(runs["run_id"].iloc[start:at])
+            after_ids = set(runs["run_id"].iloc[at:end])
+            test = stats.compare(
+                frame.loc[frame["run_id"].isin(before_ids)],
+                frame.loc[frame["run_id"].isin(after_ids)],
+                alpha=alpha,
+                min_effect=effect,
+            )
+            if test.empty or test["mark"].iloc[0] not in ("worse", "better"):
+                continue
+            row = test.iloc[0]
+            rows.append(
+                {
+                    **dict(zip(SERIES_KEY, key, strict=True)),
+                    "before_run_id": str(runs["run_id"].iloc[at - 1]),
+                    "run_id": str(runs["run_id"].iloc[at]),
+                    "median_before": float(row["median_a"]),
+                    "median_after": float(row["median_b"]),
+                    "change_pct": float(row["change_pct"]),
+                    "p_value": float(row["p_value"]),
+                    "mark": str(row["mark"]),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(STEP_COLUMNS))
+
+
+# --- charts ------------------------------------------------------------------------------
+
+
+def _plain(text: str) -> str:
+    """Text from run files shown as is: a "$" would start matplotlib's mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _variant_label(platform: str, accel: str, workload_hash: str, variants: int) -> str:
+    # Name the accel and definition only when this chart shows more than one of them.
+    return platform if variants == 1 else f"{platform} ({accel}, {workload_hash[:8]})"
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """matplotlib names glyphs and clip paths alike in every chart; on one page the ids must
+    differ, so each chart's ids (and the references to them) get the chart's prefix."""
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+
+    def ref(match: re.Match[str]) -> str:
+        name = match.group(2)
+        return f"{match.group(1)}{prefix}-{name}" if name in ids else match.group(0)
+
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    return re.sub(r"(#)([A-Za-z_][\w.:-]*)", ref, svg)
+
+
+def _inline_svg(raw: str, prefix: str, title: str) -> str:
+    """matplotlib's SVG made fit for an HTML page that loads nothing: no XML prolog or DOCTYPE
+    (it names a URL), no RDF metadata (URLs again), no namespace declarations (HTML's parser
+    sets them itself), ids made unique, and a <title> as the text alternative."""
+    svg = raw[raw.index("<svg") :]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+    svg = _prefix_ids(svg, prefix)
+    head_end = svg.index(">") + 1
+    opening = svg[:head_end].replace("<svg", f'<svg role="img" aria-labelledby="{prefix}-title"', 1)
+    return f'{opening}\n<title id="{prefix}-title">{html.escape(title)}</title>{svg[head_end:]}'
+
+
+def y_limits(values: Sequence[float]) -> tuple[float, float] | None:
+    """Limits that show at least MIN_Y_SPAN of the median, or None to let matplotlib choose."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    span = abs(sorted(finite)[len(finite) // 2]) * MIN_Y_SPAN
+    if span == 0 or high - low >= span:
+        return None
+    middle = (low + high) / 2
+    return (middle - span / 2, middle + span / 2)
+
+
+def trend_svg(
+    points: pd.DataFrame,
+    steps: pd.DataFrame,
+    runs: Sequence[RunInfo],
+    headline: Headline,
+    prefix: str,
+) -> str:
+    """One headline metric on one host: a line per platform (and accel / definition), the
+    runs on the x axis in date order, flagged steps marked. Inline SVG, deterministic."""
+    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+
+    position = {r.run_id: i for i, r in enumerate(runs)}
+    unit = str(points["unit"].iloc[0])
+    higher = bool(points["higher_is_better"].iloc[0])
+    variant_keys = ["platform", "accel", "workload_hash"]
+    variants = points.groupby(["accel", "workload_hash"], sort=False).ngroups
+    summary: list[str] = []
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "vcbench", "font.size": 9}):
+        fig = Figure(figsize=(8, 3.2), layout="constrained")
+        ax = fig.add_subplot()
+        seen: dict[str, int] = {}
+        for (platform, accel, whash), frame in points.groupby(variant_keys, sort=False):
+            colour, marker = PLATFORM_STYLE.get(str(platform), OTHER_STYLE)
+            style = LINESTYLES[seen.get(str(platform), 0) % len(LINESTYLES)]
+            seen[str(platform)] = seen.get(str(platform), 0) + 1
+            xs = [position[r] for r in frame["run_id"]]
+            label = _variant_label(str(platform), str(accel), str(whash), variants)
+            ax.plot(
+                xs,
+                frame["median"],
+                color=colour,
+                marker=marker,
+                linestyle=style,
+                label=_plain(label),
+            )
+            first, last = frame["median"].iloc[0], frame["median"].iloc[-1]
+            summary.append(f"{label} {num(first)} to {num(last)} over {len(frame)} runs")
+        for step in steps.to_dict("records"):
+            x = position[str(step["run_id"])]
+            ax.axvline(x - 0.5, color=STEP_COLOUR, linestyle="--", linewidth=1.2)
+            ax.annotate(
+                _plain(f"{step['platform']} {step['change_pct']:+.1f}% {step['mark']}"),
+                (x - 0.5, 1.0),
+                xycoords=("data", "axes fraction"),
+                textcoords="offset points",
+                xytext=(3, -10),
+                color="#000000",
+                fontsize=8,
+            )
+            summary.append(
+                f"step before run {step['run_id']}: {step['platform']}"
+                f" {step['change_pct']:+.1f}% {step['mark']}"
+            )
+        ticks = list(range(len(runs)))
+        every = max(1, math.ceil(len(runs) / 10))  # at most ~10 labels: they must stay legible
+        labels = [r.date[5:16] for r in runs]  # "MM-DD HH:MM": two runs a day stay apart
+        ax.set_xticks(ticks[::every], labels[::every], rotation=30, ha="right")
+        ax.set_xlim(-0.5, len(runs) - 0.5)
+        limits = y_limits([float(v) for v in points["median"]])
+        if limits is not None:
+            ax.set_ylim(*limits)
+        ax.set_ylabel(f"median {unit} ({'higher' if higher else 'lower'} is better)")
+        ax.set_title(f"{headline.title}: {headline.workload} {headline.metric}")
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.legend(loc="best", fontsize=8)
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    title = (
+        f"Trend of {headline.workload} {headline.metric} ({unit}) across {len(runs)} runs: "
+        + "; ".join(summary)
+    )
+    return _inline_svg(buffer.getvalue(), prefix, title)
+
+
+# --- page --------------------------------------------------------------------------------
+
+
+def scan(results_root: Path) -> tuple[list[RunData], list[Skipped]]:
+    """Every run under results_root; a directory whose run.json cannot be read (corrupt, or a
+    schema this version does not know) is skipped with the reason, never fatal."""
+    runs: list[RunData] = []
+    skipped: list[Skipped] = []
+    if not results_root.is_dir():
+        return runs, skipped
+    for directory in sorted(results_root.iterdir()):
+        if directory.name.startswith(".") or not (directory / RUN_FILE).is_file():
+            continue  # not a run: a scratch or hidden directory
+        try:
+            runs.append(load_run(directory))
+        except ResultsError as exc:
+            skipped.append(Skipped(directory.name, exc.one_line()))
+        except OSError as exc:
+            skipped.append(Skipped(directory.name, f"unreadable: {exc.strerror or exc}"))
+    return runs, skipped
+
+
+def _headline_cells(history: pd.DataFrame, run_id: str) -> dict[tuple[str, str], str]:
+    """Per headline, "native 1697 · docker 1716" for one run."""
+    mine = history.loc[history["run_id"] == run_id]
+    cells: dict[tuple[str, str], str] = {}
+    for (workload, metric), frame in mine.groupby(["workload", "metric"], sort=False):
+        cells[(str(workload), str(metric))] = " · ".join(
+            f"{p} {num(m)}" for p, m in zip(frame["platform"], frame["median"], strict=True)
+        )
+    return cells
+
+
+def _run_row(run: RunData, history: pd.DataFrame, reports_root: Path) -> dict[str, Any]:
+    info = run_info(run)
+    ok = sum(t.status == "ok" for t in run.trials)
+    platforms = meta_value(run.meta, ("plan", "platforms")) or []
+    return {
+        "info": info,
+        # The directory's name, URL-quoted: the link is relative and cannot leave the reports
+        # directory or become a javascript: URL, whatever a run.json says.
+        "href": f"{quote(run.directory.name)}/index.html",
+        "has_report": (reports_root / run.directory.name / "index.html").is_file(),
+        "platforms": ", ".join(str(p) for p in platforms) if isinstance(platforms, list) else "",
+        "ok": ok,
+        "failed": len(run.trials) - ok,
+        "headlines": _headline_cells(history, info.run_id),
+    }
+
+
+def _step_rows(steps: pd.DataFrame) -> list[dict[str, str]]:
+    return [
+        {
+            "workload": str(s["workload"]),
+            "metric": str(s["metric"]),
+            "platform": str(s["platform"]),
+            "accel": str(s["accel"]),
+            "before": str(s["before_run_id"]),
+            "after": str(s["run_id"]),
+            "href": f"{quote(str(s['run_id']))}/index.html",
+            "medians": f"{num(s['median_before'])} → {num(s['median_after'])}",
+            "change": f"{s['change_pct']:+.1f}%",
+            "p": num(s["p_value"], 2),
+            "mark": str(s["mark"]),
+        }
+        for s in steps.to_dict("records")
+    ]
+
+
+def _host_section(
+    host: str,
+    runs: Sequence[RunData],
+    history: pd.DataFrame,
+    steps: pd.DataFrame,
+    reports_root: Path,
+    index: int,
+) -> dict[str, Any]:
+    ordered = sorted(runs, key=_order)
+    infos = [run_info(r) for r in ordered]
+    mine = history.loc[history["host"] == host]
+    my_steps = steps.loc[steps["host"] == host]
+    present = {(str(w), str(m)) for w, m in zip(mine["workload"], mine["metric"], strict=True)}
+    headlines = [h for h in HEADLINES if (h.workload, h.metric) in present]
+    charts = []
+    for number, h in enumerate(headlines):
+        points = mine.loc[(mine["workload"] == h.workload) & (mine["metric"] == h.metric)]
+        chart_steps = my_steps.loc[
+            (my_steps["workload"] == h.workload) & (my_steps["metric"] == h.metric)
+        ]
+        charts.append(
+            {
+                "headline": h,
+                "svg": trend_svg(points, chart_steps, infos, h, f"c{index}-{number}"),
+                "runs": len({*points["run_id"]}),
+            }
+        )
+    latest = ordered[-1].meta
+    return {
+        "host": host,
+        "anchor": f"host-{index}",
+        "cpu": str(meta_value(latest, ("fingerprint", "cpu", "model")) or "-"),
+        "kernel": str(meta_value(latest, ("fingerprint", "host_kernel")) or "-"),
+        "headlines": headlines,
+        "runs": [_run_row(r, history, reports_root) for r in reversed(ordered)],
+        "charts": charts,
+        "steps": _step_rows(my_steps),
+    }
+
+
+def index_html(runs: Sequence[RunData], skipped: Sequence[Skipped], reports_root: Path) -> str:
+    """The index page for these runs: per host, newest first, with trends and steps."""
+    samples = headline_samples(runs)
+    history = history_frame(runs)
+    steps = find_steps(samples)
+    by_host: dict[str, list[RunData]] = {}
+    for run in sorted(runs, key=_order):
+        by_host.setdefault(run_info(run).host, []).append(run)
+    hosts = [
+        _host_section(host, group, history, steps, reports_root, i)
+        for i, (host, group) in enumerate(sorted(by_host.items()))
+    ]
+    return render_template(
+        "index.html.j2",
+        hosts=hosts,
+        skipped=skipped,
+        total=len(runs),
+        tcg=any(run_info(r).accel == "tcg" for r in runs),
+        alpha=ALPHA,
+    )
+
+
+def write_index(results_root: Path, reports_root: Path) -> Path:
+    """Write reports_root/index.html over every run under results_root; return its path."""
+    runs, skipped = scan(results_root)
+    page = index_html(runs, skipped, reports_root)
+    target = reports_root / "index.html"
+    with atomic_path(target) as tmp:  # a browser reloading mid-write sees the old page
+        tmp.write_text(page)
+    return target
+
+
+__all__ = [
+    "HEADLINES",
+    "HISTORY_COLUMNS",
+    "STEP_COLUMNS",
+    "Headline",
+    "Skipped",
+    "find_steps",
+    "headline_samples",
+    "history_frame",
+    "index_html",
+    "scan",
+    "trend_svg",
+    "write_index",
+]
