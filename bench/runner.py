@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.platforms.base import AccelChoice, InstanceSpec, Limits, Platform, PlatformConfig
 from bench.platforms.registry import open_platform
 from bench.pool import Pool
-from bench.results import Event, RunWriter, Sample, Trial, TrialKey
+from bench.results import Event, RunWriter, Sample, Status, Trial, TrialKey
 from bench.schedule import schedule
 from bench.trials import (
     Measured,
@@ -188,21 +188,7 @@ class Runner:
     def _record(
         self, key: TrialKey, w: Workload, started: float, io: TrialIO, measured: Measured
     ) -> Trial:
-        ended = time.time()
-        trial = Trial(
-            key.id,
-            key.round,
-            w.name,
-            w.definition_hash(),
-            key.platform,
-            key.warmup,
-            "ok",
-            started,
-            ended,
-            measured.instance,
-            measured.accel,
-            raw=tuple(io.written),
-        )
+        trial = _trial(key, w, "ok", started, io, measured.instance, measured.accel)
         samples = [
             Sample.of(trial, name, value, _unit(w, name), _higher(w, name))
             for name, value in measured.metrics.items()
@@ -222,22 +208,7 @@ class Runner:
     def _record_failure(
         self, key: TrialKey, w: Workload, started: float, io: TrialIO, failure: TrialFailed
     ) -> Trial:
-        trial = Trial(
-            key.id,
-            key.round,
-            w.name,
-            w.definition_hash(),
-            key.platform,
-            key.warmup,
-            "failed",
-            started,
-            time.time(),
-            "",
-            "",
-            error=failure.message,
-            cause=failure.cause,
-            raw=tuple(io.written),
-        )
+        trial = _trial(key, w, "failed", started, io, error=failure.message, cause=failure.cause)
         self.writer.record_trial(trial, [], [])
         self.tally.failed += 1
         if failure.cause == "start-failed":
@@ -265,6 +236,36 @@ def _rounds(keys: Sequence[TrialKey]) -> Iterator[list[TrialKey]]:
     """The schedule cut into rounds: each round gets its own instances."""
     for _, group in itertools.groupby(keys, key=lambda k: k.round):
         yield list(group)
+
+
+def _trial(
+    key: TrialKey,
+    w: Workload,
+    status: Status,
+    started: float,
+    io: TrialIO,
+    instance: str = "",
+    accel: str = "",
+    *,
+    error: str = "",
+    cause: str = "",
+) -> Trial:
+    return Trial(
+        key.id,
+        key.round,
+        w.name,
+        w.definition_hash(),
+        key.platform,
+        key.warmup,
+        status,
+        started,
+        time.time(),
+        instance,
+        accel,
+        error=error,
+        cause=cause,
+        raw=tuple(io.written),
+    )
 
 
 def _unit(w: Workload, metric: str) -> str:
