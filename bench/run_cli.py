@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +16,16 @@ from bench.platforms.base import AccelChoice, Limits
 from bench.workload import ALL_PLATFORMS, Workload
 
 EXIT_SOME_FAILED = 1
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a run's outputs go and how much the terminal is told."""
+
+    quiet: bool
+    as_json: bool
+    results: Path
+    reports: Path
 
 
 @click.command("workloads")
@@ -140,6 +150,13 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
     default=None,
     help="Results root (default: results/ or $VCBENCH_RESULTS).",
 )
+@click.option(
+    "--reports",
+    "reports_root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the HTML report and the history index go (default: reports/ or $VCBENCH_REPORTS).",
+)
 @click.option("--quiet", is_flag=True, help="No progress; the summary and the results path only.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per trial on stdout, for CI.")
 def run_command(
@@ -158,6 +175,7 @@ def run_command(
     sample_hz: float,
     resume_ref: str | None,
     results_root: Path | None,
+    reports_root: Path | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -169,8 +187,9 @@ def run_command(
 
     root = results_root or paths.results_dir()
     _check_results_root(root)
+    out = Output(quiet, as_json, root, reports_root or paths.reports_dir())
     if resume_ref:
-        _resume(resume_ref, root, quiet, as_json)
+        _resume(resume_ref, out)
         return
     platforms = _platforms(platforms_text)
     chosen = select(suite, picks, _overrides(repeats, warmups, duration))
@@ -186,7 +205,7 @@ def run_command(
         accel=cast(AccelChoice, accel),
         sample_hz=sample_hz,
     )
-    _execute(plan, root / plan.run_id, None, quiet, as_json)
+    _execute(plan, root / plan.run_id, None, out)
 
 
 def _check_results_root(root: Path) -> None:
@@ -213,92 +232,105 @@ def _on_platforms(chosen: list[Workload], platforms: tuple[str, ...]) -> list[Wo
     return kept
 
 
-def _resume(ref: str, root: Path, quiet: bool, as_json: bool) -> None:
+def _resume(ref: str, out: Output) -> None:
     from bench.results import find_run, load_run, read_meta
     from bench.runner import RunPlan
 
-    directory = find_run(ref, root)
+    directory = find_run(ref, out.results)
     meta = read_meta(directory)
     plan = RunPlan.from_json(meta["plan"])
     done = load_run(directory).done()
-    _execute(plan, directory, (meta, done), quiet, as_json)
+    _execute(plan, directory, (meta, done), out)
 
 
 def _execute(
     plan: Any,
     directory: Path,
     resume: tuple[dict[str, Any], set[str]] | None,
-    quiet: bool,
-    as_json: bool,
+    out: Output,
 ) -> None:
-    from bench import fingerprint
+    """Measure under the host lock, then the summary, the report and the history index."""
     from bench.hostlock import host_lock
     from bench.images.build import build
     from bench.platforms import lifecycle
-    from bench.platforms.base import PlatformConfig
-    from bench.platforms.labels import RunContext
-    from bench.progress import reporter
-    from bench.results import Event, RunWriter
-    from bench.runner import Runner
 
     def say(message: str) -> None:
-        if not (quiet or as_json):
+        if not (out.quiet or out.as_json):
             click.echo(message, err=True)
 
     with lifecycle.sigterm_raises(), host_lock(plan.run_id):
         images = build(progress=say)
-        if resume is None:
-            found = fingerprint.collect(images, plan.limits, plan.platforms)
-            meta = {
-                "run_id": plan.run_id,
-                "created": time.time(),
-                "plan": plan.to_json(),
-                "fingerprint": found,
-            }
-            writer = RunWriter.create(directory, meta)
-            done: set[str] = set()
-            _record_busy(writer, plan.platforms)
-        else:
-            meta, done = resume
-            _check_same_userland(meta, images.digest)
-            writer = RunWriter.reopen(directory)
-            _collect_leftovers(plan.run_id)
-            writer.event(
-                Event(
-                    "resumed", f"resumed with {len(done)} trial(s) already recorded", at=time.time()
-                )
-            )
+        writer, done = _open_results(plan, directory, resume, images)
         say(f"run {plan.run_id}: results in {directory}")
-        context = RunContext.create(plan.run_id, log_dir=directory / "logs")
-        config = PlatformConfig(context, images, plan.accel)
-        with reporter(plan, quiet, as_json) as progress:
-            runner = Runner(plan, writer, config, progress)
-            try:
-                tally = runner.run(done)
-            except KeyboardInterrupt as exc:
-                writer.event(
-                    Event(
-                        "interrupted",
-                        str(exc) or "interrupted (SIGINT)",
-                        f"finish it with `vcbench run --resume {plan.run_id}`",
-                        at=time.time(),
-                    )
-                )
-                click.echo(
-                    f"vcbench: interrupted; every finished trial is kept in {directory};"
-                    f" finish with `vcbench run --resume {plan.run_id}`",
-                    err=True,
-                )
-                raise
-        writer.event(
-            Event("finished", "the schedule is complete", at=time.time(), data=asdict(tally))
-        )
-    from bench.summary import print_summary
-
-    print_summary(directory, quiet=as_json)
-    click.echo(str(directory))
+        tally = _measure(plan, writer, images, done, out)
+    _finish(directory, out)
     if tally.failed or tally.dropped:
         sys.exit(EXIT_SOME_FAILED)
+
+
+def _open_results(
+    plan: Any, directory: Path, resume: tuple[dict[str, Any], set[str]] | None, images: Any
+) -> tuple[Any, set[str]]:
+    """A new run directory (plan and fingerprint first), or the interrupted one reopened."""
+    from bench import fingerprint
+    from bench.results import Event, RunWriter
+
+    if resume is None:
+        meta = {
+            "run_id": plan.run_id,
+            "created": time.time(),
+            "plan": plan.to_json(),
+            "fingerprint": fingerprint.collect(images, plan.limits, plan.platforms),
+        }
+        writer = RunWriter.create(directory, meta)
+        _record_busy(writer, plan.platforms)
+        return writer, set()
+    meta, done = resume
+    _check_same_userland(meta, images.digest)
+    writer = RunWriter.reopen(directory)
+    _collect_leftovers(plan.run_id)
+    message = f"resumed with {len(done)} trial(s) already recorded"
+    writer.event(Event("resumed", message, at=time.time()))
+    return writer, done
+
+
+def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -> Any:
+    from bench.platforms.base import PlatformConfig
+    from bench.platforms.labels import RunContext
+    from bench.progress import reporter
+    from bench.results import Event
+    from bench.runner import Runner
+
+    context = RunContext.create(plan.run_id, log_dir=writer.dir / "logs")
+    config = PlatformConfig(context, images, plan.accel)
+    resume_hint = f"finish it with `vcbench run --resume {plan.run_id}`"
+    with reporter(plan, out.quiet, out.as_json) as progress:
+        try:
+            tally = Runner(plan, writer, config, progress).run(done)
+        except KeyboardInterrupt as exc:
+            why = str(exc) or "interrupted (SIGINT)"
+            writer.event(Event("interrupted", why, resume_hint, at=time.time()))
+            click.echo(
+                f"vcbench: interrupted; every finished trial is kept in {writer.dir};"
+                f" {resume_hint}",
+                err=True,
+            )
+            raise
+    writer.event(Event("finished", "the schedule is complete", at=time.time(), data=asdict(tally)))
+    return tally
+
+
+def _finish(directory: Path, out: Output) -> None:
+    """The terminal summary, the run's report and the history index; the results path last."""
+    from bench.report.history import write_index
+    from bench.report.render import write_report
+    from bench.summary import print_summary
+
+    print_summary(directory, quiet=out.as_json)
+    report = write_report(directory, out.reports / directory.name)
+    index = write_index(out.results, out.reports)
+    click.echo(f"report: {report}\nhistory: {index}", err=True)
+    click.echo(str(directory))
 
 
 def _record_busy(writer: Any, platforms: tuple[str, ...]) -> None:

@@ -97,8 +97,10 @@ class Workload(Strict):
         return self.timeout or self.duration * 3 + 60.0
 
     def definition_hash(self) -> str:
-        """What defines this workload's samples; repeats and warm-ups do not."""
-        data = self.model_dump(mode="json", exclude={"repeats", "warmup", "description"})
+        """What defines this workload's samples; how often it runs, and where, do not."""
+        data = self.model_dump(
+            mode="json", exclude={"repeats", "warmup", "description", "platforms", "method"}
+        )
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -39,7 +39,19 @@ def tiny_run(
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     built_images()
     root = tmp_path_factory.mktemp("results")
-    done = vcbench("run", "--suite", "tiny", "--results", str(root), "--quiet", "--seed", "1")
+    reports = tmp_path_factory.mktemp("reports")
+    done = vcbench(
+        "run",
+        "--suite",
+        "tiny",
+        "--results",
+        str(root),
+        "--reports",
+        str(reports),
+        "--quiet",
+        "--seed",
+        "1",
+    )
     return done, root
 
 
@@ -50,6 +62,9 @@ def test_the_tiny_suite_measures_all_three_platforms(
     assert done.returncode == 0, done.stderr[-3000:]
     directory = only_run(root)
     assert done.stdout.strip().splitlines()[-1] == str(directory)
+    report = Path(done.stderr.split("report: ", 1)[1].split()[0])
+    assert report.name == "index.html" and directory.name in report.read_text()
+    assert (report.parent.parent / "index.html").exists()  # the history index beside it
     run = load_run(directory)
     assert not run.warnings
     assert {t.status for t in run.trials} == {"ok"}, [t.error for t in run.trials]
@@ -173,7 +188,16 @@ def test_an_interrupted_run_keeps_its_trials_and_resume_completes_it(
     else:
         assert "--resume" in err
     assert leftovers_of(directory.name, docker_client, libvirt_conn) == []
-    resumed = vcbench("run", "--resume", directory.name[:15], "--results", str(root), "--quiet")
+    resumed = vcbench(
+        "run",
+        "--resume",
+        directory.name[:15],
+        "--results",
+        str(root),
+        "--reports",
+        str(tmp_path / "reports"),
+        "--quiet",
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = load_run(directory)
     ids = [t.trial_id for t in after.trials]
