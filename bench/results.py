@@ -291,7 +291,8 @@ def samples_frame(run: RunData) -> Any:
     import pandas as pd
 
     columns = [f.name for f in dataclasses.fields(Sample)]
-    return pd.DataFrame([dataclasses.asdict(s) for s in run.samples], columns=columns)
+    # vars(), not dataclasses.asdict: asdict deep-copies every field, 20x slower at 100k rows
+    return pd.DataFrame([vars(s) for s in run.samples], columns=columns)
 
 
 def find_run(ref: str, root: Path) -> Path:
