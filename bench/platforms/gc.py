@@ -109,11 +109,20 @@ def _domains(conn: Any) -> list[Leftover]:
 
 
 def _destroy_and_undefine(obj: Any) -> None:
-    """A libvirt domain or network: stop it if running, forget it if defined."""
-    if obj.isActive():
-        obj.destroy()
-    if obj.isPersistent():
-        obj.undefine()
+    """A libvirt domain or network: stop it if running, forget it if defined.
+
+    Destroying a transient one also undefines it, so "not found" afterwards (or because
+    someone else removed it meanwhile) is the goal reached, not a failure."""
+    import libvirt
+
+    try:
+        if obj.isActive():
+            obj.destroy()
+        if obj.isPersistent():
+            obj.undefine()
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() not in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_NETWORK):
+            raise
 
 
 def _libvirt_networks(conn: Any) -> list[Leftover]:

@@ -43,7 +43,11 @@ def _instance_dir(run: labels.RunContext) -> Path:
     return path
 
 
-def test_gc_takes_dead_runs_overlays_and_keeps_their_logs() -> None:
+def test_gc_takes_dead_runs_overlays_and_keeps_their_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Processes, cgroups and mounts are host-wide: a benchmark running beside this test has
+    # its owner file in the real state dir, not this test's, and would look dead to it.
+    for host_wide in ("_processes", "_cgroups", "_mounts"):
+        monkeypatch.setattr(gc, host_wide, lambda: [])
     dead = labels.RunContext.create()
     alive = labels.RunContext.create()
     _instance_dir(dead)
@@ -78,3 +82,26 @@ def test_a_failing_removal_is_reported_and_the_rest_goes_on() -> None:
     )
     gc.collect(sweep)
     assert removed == ["b"] and sweep.failed == ["mount /a (run r): busy"]
+
+
+def test_a_transient_domain_already_gone_after_destroy_is_removed_not_failed() -> None:
+    """libvirt's test driver: destroying a transient domain undefines it, so asking whether
+    it is persistent afterwards says "not found"; gc must count that as done."""
+    import libvirt
+
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    conn = libvirt.open("test:///default")
+    xml = (
+        "<domain type='test'><name>vcbench-20260101-000000-abcdef-libvirt-1</name>"
+        "<memory>1024</memory><os><type>hvm</type></os></domain>"
+    )
+    domain = conn.createXML(xml, 0)
+    sweep = gc.collect(
+        gc.Sweep(
+            [gc.Leftover("domain", domain.name(), "r", lambda: gc._destroy_and_undefine(domain))],
+            [],
+        )
+    )
+    assert sweep.failed == []
+    assert domain.name() not in [d.name() for d in conn.listAllDomains()]
+    conn.close()
