@@ -500,7 +500,8 @@ def compare(
     Columns: COMPARE_COLUMNS. `ratio` is b's median over a's; `change_pct` is signed,
     positive = b is worse than a whatever the metric's direction. `mark` is one of MARKS:
     "not comparable" when the workload's definition (workload_hash) changed between the runs,
-    the unit, direction or VM acceleration differs, or there are too few samples to test.
+    or the unit, direction or VM acceleration differs; too few samples to reach alpha is
+    "not significant", with that reason.
     """
     needed = (*_NEEDED, "workload_hash")
     groups_a = [g for g, _ in _groups(_measured(a, needed))]
@@ -542,14 +543,17 @@ def compare(
                 f"accel {','.join(sorted(ga.accels)) or '-'}"
                 f" -> {','.join(sorted(gb.accels)) or '-'}"
             )
-        if _min_p(na, nb) >= alpha:
-            problems.append(f"MWU cannot reach p<{alpha:g} with n={na} and {nb}")
         if not math.isfinite(ratio):
             problems.append("run a's median is 0 or not finite: no ratio")
 
         size = abs(ratio - 1.0)
         if problems:
             mark, reason = "not comparable", "; ".join(problems)
+        elif _min_p(na, nb) >= alpha:
+            # Like things, too few of them: no change can be shown, which is not "unlike".
+            mark = "not significant"
+            reason = (f"MWU cannot reach p<{alpha:g} with n={na} and {nb}:"
+                      " raise --repeats to detect a change")  # fmt: skip
         elif p < alpha and size >= effect:
             mark = "worse" if change > 0 else "better"
             reason = f"p={p:.2g} < {alpha:g} and {_pct(size)} {mark} (>= {_pct(effect)})"
