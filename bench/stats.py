@@ -272,8 +272,11 @@ def _worse_pct(ratio: float, higher_is_better: bool) -> float:
 
 
 def _safe_ratio(a: float, b: float) -> float:
-    if b == 0 or not math.isfinite(a) or not math.isfinite(b):
+    if not math.isfinite(a) or not math.isfinite(b):
         return _NAN
+    if b == 0:
+        # 0 against 0 (an idle instance's CPU) is no change; anything against 0 has no ratio
+        return 1.0 if a == 0 else _NAN
     return a / b
 
 

@@ -485,3 +485,9 @@ def test_change_points_edge_cases() -> None:
     assert stats.change_points([5.0] * 10 + [9.0] + [5.0] * 9) == []
     with pytest.raises(ValueError, match="finite"):
         stats.change_points([1.0, float("nan"), 2.0, 3.0])
+
+
+def test_zero_against_zero_is_no_change_not_a_missing_ratio() -> None:
+    zeros = rows([0.0] * 6)
+    (row,) = stats.compare(zeros, zeros).itertuples()
+    assert row.ratio == 1.0 and row.mark == "not significant"
