@@ -54,7 +54,8 @@ HEADLINES: Final = (
     Headline("net-sockperf", "latency_p50_us", "TCP latency p50 (sockperf)"),
     Headline("startup-warm", "startup_s", "warm start-up"),
 )
-HISTORY_COLUMNS: Final = (
+# What names one figure of one run: shared by the history table and the pooled samples.
+_IDENTITY: Final = (
     "run_id",
     "created",
     "host",
@@ -65,9 +66,8 @@ HISTORY_COLUMNS: Final = (
     "unit",
     "higher_is_better",
     "workload_hash",
-    "median",
-    "n",
 )
+HISTORY_COLUMNS: Final = (*_IDENTITY, "median", "n")
 STEP_COLUMNS: Final = (
     "host",
     "workload",
@@ -84,21 +84,7 @@ STEP_COLUMNS: Final = (
     "mark",  # "worse" or "better"
 )
 SERIES_KEY: Final = ("host", "workload", "metric", "platform", "accel", "workload_hash")
-_SAMPLE_COLUMNS: Final = (
-    "run_id",
-    "created",
-    "host",
-    "accel",
-    "workload",
-    "metric",
-    "platform",
-    "unit",
-    "higher_is_better",
-    "workload_hash",
-    "min_effect",
-    "warmup",
-    "value",
-)
+_SAMPLE_COLUMNS: Final = (*_IDENTITY, "min_effect", "warmup", "value")
 # Okabe-Ito, safe for colour-blind readers; each platform also has its own marker shape, so
 # the charts read in greyscale print too.
 PLATFORM_STYLE: Final = {
