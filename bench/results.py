@@ -177,8 +177,6 @@ class RunWriter:
     def event(self, event: Event) -> None:
         self._append(EVENTS, [event])
 
-    def raw_path(self, trial_id: str, name: str) -> Path:
-        return self.dir / "raw" / f"{trial_id}.{name}"
 
 
 def read_meta(directory: Path) -> dict[str, Any]:
