@@ -47,7 +47,3 @@ def schedule(
                 for index in range(workload.warmup):
                     yield TrialKey(round_, workload.name, platform, index)
                 yield TrialKey(round_, workload.name, platform)
-
-
-def count(workloads: Sequence[Schedulable], platforms: Sequence[str]) -> int:
-    return sum(1 for _ in schedule(workloads, platforms, 0))
