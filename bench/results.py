@@ -178,7 +178,6 @@ class RunWriter:
         self._append(EVENTS, [event])
 
 
-
 def read_meta(directory: Path) -> dict[str, Any]:
     path = directory / RUN_FILE
     try:
