@@ -76,6 +76,7 @@ def test_vm_static_address_from_the_cmdline_and_a_clean_poweroff(
         while domain_exists(libvirt_conn, dom):
             assert time.monotonic() < end, f"the guest did not power off:\n{console.text}"
             time.sleep(0.2)
+        console.thread.join(timeout=10)  # the reader may still hold the last lines
         assert "vcbench-init: powering off" in console.text
         assert "cannot remount" not in console.text
 

@@ -61,6 +61,21 @@ else
     ip link set lo up
 fi
 
+# `link set up` returns before the carrier does (under TCG, sometimes by seconds): wait for
+# it, bounded, so that "ready" means a workload can use the network at once.
+link_up() {
+    n=0
+    while [ -r /sys/class/net/eth0/operstate ] && [ "$n" -lt 200 ]; do
+        read -r state < /sys/class/net/eth0/operstate
+        [ "$state" = up ] && return 0
+        n=$((n + 1))
+        $bb usleep 50000
+    done
+    [ -e /sys/class/net/eth0 ] && log "eth0 is ${state:-missing} after 10 s"
+    return 0
+}
+link_up
+
 # No udev: name the virtio-serial ports from sysfs, as udev's rules would.
 mkdir -p /dev/virtio-ports
 for port in /sys/class/virtio-ports/*; do
