@@ -8,6 +8,7 @@ results/<run-id>/
   samples.jsonl     one frozen Sample per measured value
   timeseries.jsonl  collector readings, per trial
   events.jsonl      warnings and run events (dropped platform, interrupted, finished)
+  experiments.jsonl one ExperimentRecord per value the claim experiments measured
   raw/              each trial's tool output; logs/ each instance's console or stream
 
 Every line is written in one call and fsynced, so a crash leaves at most a torn last line,
@@ -33,6 +34,7 @@ TRIALS = "trials.jsonl"
 SAMPLES = "samples.jsonl"
 TIMESERIES = "timeseries.jsonl"
 EVENTS = "events.jsonl"
+EXPERIMENTS = "experiments.jsonl"
 Status = Literal["ok", "failed"]
 
 
@@ -114,6 +116,27 @@ class Event:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """One value a claim experiment measured (density, elasticity, isolation, sizes...).
+
+    The claims (bench/claims.py) read these and the suite's samples; nothing else does.
+    A value that is text (a kernel release) goes in `text` with `value` None.
+    """
+
+    experiment: str  # "kernel", "visibility", "image-size", "disk-per-instance", "memory",
+    # "density", "elasticity", "isolation"
+    platform: str  # native, docker, libvirt (or a VM profile variant such as libvirt-emulated)
+    metric: str
+    value: float | None
+    unit: str
+    repeat: int = 0  # repeat index, or the instance index in a density ramp
+    text: str = ""
+    accel: str = ""
+    at: float = 0.0  # unix seconds
+    detail: Mapping[str, Any] = field(default_factory=dict)  # limits set, stop reasons...
+
+
 def _line(record: object) -> bytes:
     data = record if isinstance(record, dict) else dataclasses.asdict(record)  # type: ignore[call-overload]
     return (json.dumps(data, separators=(",", ":")) + "\n").encode()
@@ -177,6 +200,9 @@ class RunWriter:
     def event(self, event: Event) -> None:
         self._append(EVENTS, [event])
 
+    def record_experiment(self, records: Sequence[ExperimentRecord]) -> None:
+        self._append(EXPERIMENTS, list(records))
+
 
 def read_meta(directory: Path) -> dict[str, Any]:
     path = directory / RUN_FILE
@@ -231,6 +257,7 @@ class RunData:
     samples: tuple[Sample, ...]
     events: tuple[Event, ...]
     warnings: tuple[str, ...]  # what the reader had to skip
+    experiments: tuple[ExperimentRecord, ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -273,6 +300,10 @@ def load_run(directory: Path) -> RunData:
             f"{orphans} sample(s) of an unfinished trial ignored (it runs again on --resume)"
         )
     events = [_build(Event, r, warnings, "event") for r in read_lines(directory / EVENTS, warnings)]
+    experiments = [
+        _build(ExperimentRecord, r, warnings, "experiment")
+        for r in read_lines(directory / EXPERIMENTS, warnings)
+    ]
     return RunData(
         directory,
         meta,
@@ -280,6 +311,7 @@ def load_run(directory: Path) -> RunData:
         tuple(samples),
         tuple(e for e in events if e is not None),
         tuple(warnings),
+        tuple(e for e in experiments if e is not None),
     )
 
 

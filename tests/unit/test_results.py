@@ -11,6 +11,7 @@ from bench.results import (
     SAMPLES,
     SCHEMA_VERSION,
     Event,
+    ExperimentRecord,
     ResultsError,
     RunWriter,
     Sample,
@@ -84,3 +85,11 @@ def test_a_results_path_under_a_file_is_one_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(ResultsError, match="is a file"):
         RunWriter.create(tmp_path / "file" / "r", {"run_id": "r"})
+
+
+def test_experiment_records_read_back_text_and_detail_included(tmp_path: Path) -> None:
+    writer = RunWriter.create(tmp_path / "r", {"run_id": "r"})
+    kernel = ExperimentRecord("kernel", "docker", "uname-r", None, "", text="6.1.0")
+    size = ExperimentRecord("image-size", "libvirt", "total-bytes", 4.2e9, "B", detail={"k": 1})
+    writer.record_experiment([kernel, size])
+    assert load_run(tmp_path / "r").experiments == (kernel, size)
