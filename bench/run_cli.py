@@ -26,6 +26,7 @@ class Output:
     as_json: bool
     results: Path
     reports: Path
+    compare: bool = True  # judge the run against the previous comparable one (exit 3)
 
 
 @click.command("workloads")
@@ -157,6 +158,11 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
     default=None,
     help="Where the HTML report and the history index go (default: reports/ or $VCBENCH_REPORTS).",
 )
+@click.option(
+    "--no-compare",
+    is_flag=True,
+    help="Skip the regression check against the previous comparable run (exit 3 on a regression).",
+)
 @click.option("--quiet", is_flag=True, help="No progress; the summary and the results path only.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per trial on stdout, for CI.")
 def run_command(
@@ -176,6 +182,7 @@ def run_command(
     resume_ref: str | None,
     results_root: Path | None,
     reports_root: Path | None,
+    no_compare: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -187,7 +194,7 @@ def run_command(
 
     root = results_root or paths.results_dir()
     _check_results_root(root)
-    out = Output(quiet, as_json, root, reports_root or paths.reports_dir())
+    out = Output(quiet, as_json, root, reports_root or paths.reports_dir(), not no_compare)
     if resume_ref:
         _resume(resume_ref, out)
         return
@@ -321,16 +328,24 @@ def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -
 
 
 def _finish(directory: Path, out: Output) -> None:
-    """The terminal summary, the run's report and the history index; the results path last."""
+    """The terminal summary, the verdict against the previous comparable run, the run's report
+    and the history index; the results path last. Exit 3 when a figure regressed."""
+    from bench.report.baseline import judge
+    from bench.report.compare_cli import EXIT_REGRESSION
     from bench.report.history import write_index
     from bench.report.render import write_report
     from bench.summary import print_summary
 
     print_summary(directory, quiet=out.as_json)
+    verdict = judge(directory, out.results) if out.compare else None
+    for line in verdict.lines if verdict else ():
+        click.echo(line, err=out.as_json)  # --json keeps stdout for the trial records
     report = write_report(directory, out.reports / directory.name)
     index = write_index(out.results, out.reports)
     click.echo(f"report: {report}\nhistory: {index}", err=True)
     click.echo(str(directory))
+    if verdict and verdict.regressed:
+        sys.exit(EXIT_REGRESSION)  # before the failed-trials exit 1: CI must see a regression
 
 
 def _record_busy(writer: Any, platforms: tuple[str, ...]) -> None:
