@@ -77,10 +77,11 @@ def _register() -> None:
     from bench.platforms.cli import exec_command, gc_command
     from bench.report.cli import report_command
     from bench.report.compare_cli import compare_command, export_command
+    from bench.report.publish_cli import publish_command
     from bench.run_cli import run_command, workloads_command
 
     commands = (images, exec_command, gc_command, run_command, workloads_command,
-                report_command, compare_command, export_command)  # fmt: skip
+                report_command, compare_command, export_command, publish_command)  # fmt: skip
     for command in commands:
         cli.add_command(command)
 

@@ -14,7 +14,7 @@ import html
 import io
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -85,6 +85,9 @@ STEP_COLUMNS: Final = (
 )
 SERIES_KEY: Final = ("host", "workload", "metric", "platform", "accel", "workload_hash")
 _SAMPLE_COLUMNS: Final = (*_IDENTITY, "min_effect", "warmup", "value")
+# Where a run's page lives, relative to the index: (host, run id) -> directory. Locally the
+# run id alone; a site merged from several hosts (bench.report.publish) puts the host first.
+Locate = Callable[[str, str], str]
 # Okabe-Ito, safe for colour-blind readers; each platform also has its own marker shape, so
 # the charts read in greyscale print too.
 PLATFORM_STYLE: Final = {
@@ -363,16 +366,19 @@ def _headline_cells(history: pd.DataFrame, run_id: str) -> dict[tuple[str, str],
     return cells
 
 
-def _run_row(run: RunData, history: pd.DataFrame, reports_root: Path) -> dict[str, Any]:
+def _run_row(
+    run: RunData, history: pd.DataFrame, reports_root: Path, locate: Locate | None
+) -> dict[str, Any]:
     info = run_info(run)
     ok = sum(t.status == "ok" for t in run.trials)
     platforms = meta_value(run.meta, ("plan", "platforms")) or []
+    # The directory's name, URL-quoted: the link is relative and cannot leave the reports
+    # directory or become a javascript: URL, whatever a run.json says.
+    where = locate(info.host, info.run_id) if locate else run.directory.name
     return {
         "info": info,
-        # The directory's name, URL-quoted: the link is relative and cannot leave the reports
-        # directory or become a javascript: URL, whatever a run.json says.
-        "href": f"{quote(run.directory.name)}/index.html",
-        "has_report": (reports_root / run.directory.name / "index.html").is_file(),
+        "href": f"{quote(where)}/index.html",
+        "has_report": (reports_root / where / "index.html").is_file(),
         "platforms": ", ".join(str(p) for p in platforms) if isinstance(platforms, list) else "",
         "ok": ok,
         "failed": len(run.trials) - ok,
@@ -380,7 +386,10 @@ def _run_row(run: RunData, history: pd.DataFrame, reports_root: Path) -> dict[st
     }
 
 
-def _step_rows(steps: pd.DataFrame) -> list[dict[str, str]]:
+def _step_rows(steps: pd.DataFrame, locate: Locate | None) -> list[dict[str, str]]:
+    def where(host: str, run_id: str) -> str:
+        return locate(host, run_id) if locate else run_id
+
     return [
         {
             "workload": str(s["workload"]),
@@ -389,7 +398,7 @@ def _step_rows(steps: pd.DataFrame) -> list[dict[str, str]]:
             "accel": str(s["accel"]),
             "before": str(s["before_run_id"]),
             "after": str(s["run_id"]),
-            "href": f"{quote(str(s['run_id']))}/index.html",
+            "href": f"{quote(where(str(s['host']), str(s['run_id'])))}/index.html",
             "medians": f"{num(s['median_before'])} → {num(s['median_after'])}",
             "change": f"{s['change_pct']:+.1f}%",
             "p": num(s["p_value"], 2),
@@ -406,6 +415,7 @@ def _host_section(
     steps: pd.DataFrame,
     reports_root: Path,
     index: int,
+    locate: Locate | None,
 ) -> dict[str, Any]:
     ordered = sorted(runs, key=_order)
     infos = [run_info(r) for r in ordered]
@@ -433,14 +443,21 @@ def _host_section(
         "cpu": str(meta_value(latest, ("fingerprint", "cpu", "model")) or "-"),
         "kernel": str(meta_value(latest, ("fingerprint", "host_kernel")) or "-"),
         "headlines": headlines,
-        "runs": [_run_row(r, history, reports_root) for r in reversed(ordered)],
+        # This host's figures only: two hosts may well have runs of the same id.
+        "runs": [_run_row(r, mine, reports_root, locate) for r in reversed(ordered)],
         "charts": charts,
-        "steps": _step_rows(my_steps),
+        "steps": _step_rows(my_steps, locate),
     }
 
 
-def index_html(runs: Sequence[RunData], skipped: Sequence[Skipped], reports_root: Path) -> str:
-    """The index page for these runs: per host, newest first, with trends and steps."""
+def index_html(
+    runs: Sequence[RunData],
+    skipped: Sequence[Skipped],
+    reports_root: Path,
+    locate: Locate | None = None,
+) -> str:
+    """The index page for these runs: per host, newest first, with trends and steps.
+    `locate`: where each run's page is under reports_root (default: its directory's name)."""
     samples = headline_samples(runs)
     history = history_frame(runs)
     steps = find_steps(samples)
@@ -448,7 +465,7 @@ def index_html(runs: Sequence[RunData], skipped: Sequence[Skipped], reports_root
     for run in sorted(runs, key=_order):
         by_host.setdefault(run_info(run).host, []).append(run)
     hosts = [
-        _host_section(host, group, history, steps, reports_root, i)
+        _host_section(host, group, history, steps, reports_root, i, locate)
         for i, (host, group) in enumerate(sorted(by_host.items()))
     ]
     return render_template(
@@ -476,6 +493,7 @@ __all__ = [
     "HISTORY_COLUMNS",
     "STEP_COLUMNS",
     "Headline",
+    "Locate",
     "Skipped",
     "find_steps",
     "headline_samples",
