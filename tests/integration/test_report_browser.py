@@ -7,7 +7,6 @@ in the test's tmp_path for a look.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,23 +15,10 @@ from typing import Any
 import pytest
 
 from bench.report.render import write_report
-from tests.integration.conftest import unavailable
+from tests.integration.browser_support import open_at, requested, start_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 RUN = Path(__file__).parents[1] / "fixtures" / "runs" / "20261123-201342-6f5536"
 SIZES = {"desktop": (1280, 900, False), "phone": (390, 844, True)}
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--hide-scrollbars",
-)
 
 
 @pytest.fixture(scope="module")
@@ -43,47 +29,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        unavailable("chromium", "apt-get install chromium chromium-driver")
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.chrome.service import Service
-    except ImportError as exc:
-        unavailable("selenium", str(exc))
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    # A fresh profile: no cache, no extensions, nothing from an earlier run.
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    try:
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    except WebDriverException as exc:
-        unavailable("chromium", str(exc).splitlines()[0])
-    driver.set_page_load_timeout(60)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
-
-
-def open_at(driver: Any, page: Path, width: int, height: int, mobile: bool) -> None:
-    # Device metrics, not the window size: the viewport is then exactly width x height.
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
-    )
-    driver.get(page.as_uri())
-    assert driver.execute_script("return document.readyState") == "complete"
-
-
-def requested(driver: Any) -> list[str]:
-    urls = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message.get("method") == "Network.requestWillBeSent":
-            urls.append(str(message["params"]["request"]["url"]))
-    return urls
 
 
 @pytest.mark.parametrize("size", list(SIZES))
