@@ -165,6 +165,19 @@ class PlatformConfig:
 class InstanceSpec:
     limits: Limits
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
+    # Room for Instance.set_limits to grow into: a VM's vCPUs and RAM are sized at boot, so
+    # a live increase needs a maximum above the start (None: the maximum is the start).
+    max_vcpus: int | None = None
+    max_memory_mib: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.max_vcpus or self.limits.vcpus) < self.limits.vcpus or (
+            self.max_memory_mib or self.limits.memory_mib
+        ) < self.limits.memory_mib:
+            raise BenchError(
+                f"the maximum ({self.max_vcpus} vCPUs, {self.max_memory_mib} MiB) is below the"
+                f" start ({self.limits.vcpus} vCPUs, {self.limits.memory_mib} MiB)"
+            )
 
 
 class Instance(ABC):
@@ -191,6 +204,15 @@ class Instance(ABC):
 
     def resume(self) -> None:  # noqa: B027 - see pause
         """Undo pause."""
+
+    def set_limits(self, limits: Limits) -> list[str]:
+        """Change the running instance's vCPUs, memory and cpuset in place (elasticity).
+
+        Returns when the platform has accepted the change, which may show inside later,
+        with notes on any part that was done only partly (PlatformError if refused)."""
+        raise PlatformError(
+            f"{self.name}: a {self.platform} instance cannot change its limits while it runs"
+        )
 
     def probe(self) -> InstanceInfo:
         result = self.exec(PROBE, timeout=30)

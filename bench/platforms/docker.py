@@ -47,6 +47,26 @@ class DockerInstance(Instance):
     def resume(self) -> None:
         self._api.unpause(self.container_id)
 
+    def set_limits(self, limits: Limits) -> list[str]:
+        """`docker update`: the cgroup files change at once; the new cpuset shows in nproc."""
+        import docker
+
+        # The raw endpoint: the SDK's update_container has no NanoCpus, and docker refuses a
+        # CpuQuota update on a container created with NanoCpus (as ours are).
+        body = {
+            "CpusetCpus": limits.cpuset_text,
+            "NanoCpus": limits.vcpus * 10**9,
+            "Memory": limits.memory_mib * 2**20,
+            "MemorySwap": limits.memory_mib * 2**20,  # no swap beyond the limit, as at create
+        }
+        url = self._api._url("/containers/{0}/update", self.container_id)
+        try:
+            self._api._result(self._api._post_json(url, data=body), True)
+        except docker.errors.APIError as exc:
+            raise PlatformError(f"{self.name}: docker update refused: {exc.explanation}") from exc
+        self.limits = limits
+        return []
+
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
         started = time.perf_counter()
         exec_id = self._api.exec_create(self.container_id, list(argv))["Id"]

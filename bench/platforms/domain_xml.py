@@ -26,6 +26,9 @@ class DomainSpec:
     overlay: Path
     network: str
     address: str  # ADDR/PREFIX for the guest's eth0, read by the guest init
+    # Live-resize room (Instance.set_limits): None keeps today's domain, max = current.
+    max_vcpus: int | None = None
+    max_memory_mib: int | None = None
 
     @property
     def pins(self) -> list[tuple[int, int]]:

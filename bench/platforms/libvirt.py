@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError, PlatformError
-from bench.platforms import lifecycle, network
+from bench.platforms import lifecycle, network, resize
 from bench.platforms.base import (
     ExecResult,
     Instance,
@@ -149,6 +149,38 @@ class LibvirtInstance(Instance):
     def resume(self) -> None:
         self.domain.resume()
 
+    def set_limits(self, limits: Limits) -> list[str]:
+        """The balloon and vCPU hotplug, live. The domain must have been started with room
+        (InstanceSpec.max_vcpus / max_memory_mib). Hotplugged vCPUs are onlined through the
+        guest agent, doing what udev does in a full distribution (our guest has none)."""
+        import libvirt
+
+        try:
+            if limits.memory_mib != self.limits.memory_mib:
+                self.domain.setMemoryFlags(limits.memory_mib * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            notes = self._set_vcpus(limits.vcpus)
+            resize.pin(self.domain, limits.cpuset)
+        except libvirt.libvirtError as exc:
+            raise PlatformError(f"{self.name}: libvirt refused the live change: {exc}") from exc
+        self.limits = limits
+        return notes
+
+    def _set_vcpus(self, vcpus: int) -> list[str]:
+        import libvirt
+
+        live = libvirt.VIR_DOMAIN_AFFECT_LIVE
+        if vcpus < self.limits.vcpus:  # the guest lets go of them before they are unplugged
+            self.domain.setVcpusFlags(vcpus, libvirt.VIR_DOMAIN_VCPU_GUEST)
+            try:
+                self.domain.setVcpusFlags(vcpus, live)
+            except libvirt.libvirtError as exc:  # boot vCPUs cannot go; TCG ejects slowly
+                return [f"vCPUs offline in the guest but still plugged: {exc.get_error_message()}"]
+        elif vcpus > self.limits.vcpus:
+            if self.domain.vcpusFlags(live) < vcpus:  # an offline one may still be plugged
+                self.domain.setVcpusFlags(vcpus, live)
+            resize.online_vcpus(self.agent, vcpus, time.perf_counter() + resize.ONLINE_TIMEOUT_S)
+        return []
+
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
         started = time.perf_counter()
         pid, stem = self.agent.spawn(argv)
@@ -200,6 +232,7 @@ class LibvirtPlatform(Platform):
             name=name, run_id=run_.run_id, domain_type="kvm" if self.accel == "kvm" else "qemu",
             limits=spec.limits, kernel=images.kernel, initrd=images.initramfs, overlay=overlay,
             network=net.name, address=str(net.guest_address(self._count - 1)),
+            max_vcpus=spec.max_vcpus, max_memory_mib=spec.max_memory_mib,
         )  # fmt: skip
         started = time.perf_counter()
         res.acquire(lambda: _make_overlay(images.disk_raw, overlay), _remove_overlay)
