@@ -183,6 +183,7 @@ def _swap(staging: Path, out: Path) -> None:
 
 def publish(out: Path, sources: Sequence[Path]) -> Published:
     """Write the site for every run under `sources` to `out`, replacing an earlier one."""
+    out = Path(os.path.abspath(out))  # "." or "site/..": the swap renames a real name
     check_out(out)
     gathered = read_sources(sources)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.absolute().parent))

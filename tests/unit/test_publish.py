@@ -141,6 +141,16 @@ def test_publishing_again_replaces_the_site_and_leaves_nothing_behind(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alpha", "beta", "site"]
 
 
+def test_the_site_can_be_republished_from_inside_it(
+    two_hosts: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    publish(site, two_hosts[:1])
+    monkeypatch.chdir(site)
+    done = publish(Path("."), two_hosts)
+    assert done.index == site / "index.html" and done.hosts == 2
+
+
 def test_an_unreadable_run_is_a_warning_not_a_failure(
     two_hosts: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
