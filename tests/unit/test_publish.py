@@ -8,6 +8,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import cli
@@ -108,6 +109,20 @@ def test_a_headline_cell_never_mixes_two_hosts_runs_of_the_same_id(tmp_path: Pat
     alpha_section = text[text.index("Host alpha") : text.index("Host beta")]
     assert "native 1 " in beta_section or "native 1<" in beta_section
     assert "native 1 " not in alpha_section and "native 1<" not in alpha_section
+
+
+def test_a_flagged_step_links_the_run_page_of_its_own_host(tmp_path: Path) -> None:
+    from tests.unit.test_history import _host_runs
+
+    rng = np.random.default_rng(3)
+    source = tmp_path / "results"
+    ids = _host_runs(source, rng, "h1", [1.0, 1.0, 1.0, 0.8, 0.8, 0.8])
+    _host_runs(source, rng, "h2", [0.5, 0.5], first_day=10)
+    out = tmp_path / "site"
+    publish(out, [source])
+    urls = [u for u in links(out / "index.html") if not u.startswith("#")]
+    assert urls.count(f"h1/{ids[3]}/index.html") == 2  # the run's row and the step's link
+    assert all((out / u).is_file() for u in urls)
 
 
 def test_the_same_run_in_two_sources_is_published_once(tmp_path: Path) -> None:
