@@ -233,6 +233,7 @@ class ClaimVerdict:
     caveats: tuple[str, ...] = ()
     references: tuple[Published, ...] = ()
     how: str = ""  # what to run to measure it, when this run did not
+    key: str = ""  # the deciding figures in a few words (a terminal line's worth)
 
     @property
     def measured(self) -> bool:
@@ -247,6 +248,7 @@ class _Outcome:
     reason: str
     figures: tuple[ClaimFigure, ...] = ()
     caveats: tuple[str, ...] = ()
+    key: str = ""  # the deciding figures in a few words
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -283,6 +285,7 @@ def assess(run: RunData) -> tuple[ClaimVerdict, ...]:
                 caveats=outcome.caveats,
                 references=tuple(published_for(claim.id)),
                 how="" if outcome.verdict not in _UNMEASURED else HOW[claim.id],
+                key=outcome.key,
             )
         )
     return tuple(out)
@@ -518,7 +521,7 @@ def _kernel(data: _RunView) -> _Outcome:
         f" ({'the same: it shares the host kernel' if shares else 'a different one'}); the VM"
         f" reports {vm} ({'its own' if own else 'the same as the host'})."
     )
-    return _Outcome(verdict, reason, figures)
+    return _Outcome(verdict, reason, figures, key=f"host {host}, docker {container}, VM {vm}")
 
 
 # --- C2 image size -------------------------------------------------------------------------------
@@ -548,7 +551,8 @@ def _image_size(data: _RunView) -> _Outcome:
     caveats = []
     if image.median >= 2**30:
         caveats.append("the container image itself is GB-sized: this userland is not minimal")
-    return _Outcome(verdict, reason, figures, tuple(caveats))
+    key = f"image {_num(image.median, 'B')} vs VM {_num(vm.median, 'B')} ({ratio:.3g}x)"
+    return _Outcome(verdict, reason, figures, tuple(caveats), key)
 
 
 # --- C3 start-up ---------------------------------------------------------------------------------
@@ -588,7 +592,10 @@ def _startup(data: _RunView) -> _Outcome:
             " <= 125 ms) show how fast a tuned VM can start",
         )
     caveats.append("p95 is a plain quantile of the repeats, without an interval")
-    return _Outcome(verdict, "; ".join(parts) + f". Rule: {rule}.", tuple(figures), tuple(caveats))
+    w, _, c, v = judged[0]
+    key = f"{w} p50 docker {_num(c.median, c.unit)} vs VM {_num(v.median, v.unit)}"
+    reason = "; ".join(parts) + f". Rule: {rule}."
+    return _Outcome(verdict, reason, tuple(figures), tuple(caveats), key)
 
 
 def _p95(frame: pd.DataFrame, workload: str, platform: str) -> float | None:
@@ -628,7 +635,9 @@ def _memory(data: _RunView) -> _Outcome:
         )
     rule = "the container's interval ends below the VM's" + ("" if less else ", not everywhere")
     reason = f"From {source}: " + "; ".join(parts) + f". Rule: {rule}."
-    return _Outcome(verdict, reason, tuple(figures), tuple(caveats))
+    m, c, v = pairs[0]
+    key = f"{m.split(' (')[0]}: docker {_num(c.median, c.unit)} vs VM {_num(v.median, v.unit)}"
+    return _Outcome(verdict, reason, tuple(figures), tuple(caveats), key)
 
 
 def _footprint(data: _RunView) -> dict[str, _Stat]:
@@ -661,7 +670,8 @@ def _disk(data: _RunView) -> _Outcome:
         f" VM {_ci(vm)}. Rule: the container's below the VM's, which it "
         + ("is." if order == "below" else "is not.")
     )
-    return _Outcome(verdict, reason, figures, tuple(_few(container, vm)))
+    key = f"docker {_num(container.median, 'B')} vs VM {_num(vm.median, 'B')}"
+    return _Outcome(verdict, reason, figures, tuple(_few(container, vm)), key)
 
 
 # --- C6 density ----------------------------------------------------------------------------------
@@ -706,7 +716,9 @@ def _density(data: _RunView) -> _Outcome:
             "accel=tcg: the VMs hit the start-up deadline, and TCG boots slowly: under KVM"
             " more might have fit"
         )
-    return _Outcome(verdict, "; ".join(parts) + f". Rule: {rule}.", tuple(figures), tuple(caveats))
+    key = f"docker {c:.0f} vs VM {v:.0f} instances"
+    reason = "; ".join(parts) + f". Rule: {rule}."
+    return _Outcome(verdict, reason, tuple(figures), tuple(caveats), key)
 
 
 # --- C7 elasticity -------------------------------------------------------------------------------
@@ -728,7 +740,9 @@ def _elasticity(data: _RunView) -> _Outcome:
         caveats.append(TCG_SPEED + ": the VM's resize times are emulated guest time")
     if (VM, "memory-effective-s") not in found and any(p == VM for p, _ in found):
         caveats.append("the VM's memory change has no effective time: see the records' detail")
-    return _Outcome(verdict, "; ".join(parts) + f". Rule: {rule}.", figures, tuple(caveats))
+    slowest = max(times, key=lambda s: s.median)
+    key = f"docker slowest: {slowest.metric} {_num(slowest.median, 's')}"
+    return _Outcome(verdict, "; ".join(parts) + f". Rule: {rule}.", figures, tuple(caveats), key)
 
 
 # --- C8 overhead ---------------------------------------------------------------------------------
@@ -751,6 +765,7 @@ def _overhead(data: _RunView) -> _Outcome:
             f" measured: {containers}.",
             figures,
             (TCG_SPEED,),
+            f"VM: emulated; docker worse on {_worse(container_rows)}",
         )
     worse = sum(s.verdict == "worse" for s in vm_rows)
     verdict: Verdict = (
@@ -765,7 +780,12 @@ def _overhead(data: _RunView) -> _Outcome:
         f" ({_tally(vm_rows)}); the container: {containers}. Rule: worse (p < 0.01 and at least"
         " the minimum effect) on most metrics is supported, on some partly."
     )
-    return _Outcome(verdict, reason, figures)
+    key = f"VM worse on {_worse(vm_rows)}, docker on {_worse(container_rows)}"
+    return _Outcome(verdict, reason, figures, key=key)
+
+
+def _worse(rows: Sequence[_Stat]) -> str:
+    return f"{sum(s.verdict == 'worse' for s in rows)}/{len(rows)} metrics"
 
 
 def _min_effects(data: _RunView) -> dict[tuple[str, str], float]:
@@ -840,7 +860,8 @@ def _paravirt(data: _RunView) -> _Outcome:
             "; against the real machine nothing is measurable under TCG, where every guest"
             " instruction is emulated."
         )
-        return _Outcome(verdict, reason, tuple(figures), (TCG_SPEED,))
+        key = f"virtio better than emulated on {better}/{len(judged)}; vs native: emulated"
+        return _Outcome(verdict, reason, tuple(figures), (TCG_SPEED,), key)
     verdict = (
         "supported" if faster and slower else "partly supported" if faster else "not supported"
     )
@@ -848,7 +869,11 @@ def _paravirt(data: _RunView) -> _Outcome:
         f"; worse than native on {sum(s.verdict == 'worse' for s in vm_native)} of"
         f" {len(vm_native)}. Rule: most metrics must hold for each half."
     )
-    return _Outcome(verdict, reason, tuple(figures))
+    key = (
+        f"virtio better than emulated on {better}/{len(judged)}, worse than native on"
+        f" {_worse(vm_native)}"
+    )
+    return _Outcome(verdict, reason, tuple(figures), key=key)
 
 
 # --- C10 isolation -------------------------------------------------------------------------------
@@ -890,7 +915,11 @@ def _isolation(data: _RunView) -> _Outcome:
             "accel=tcg: a neighbour in a TCG VM works more slowly and so presses less on the"
             " shared caches, memory and disk: the VM rows may understate its interference"
         )
-    return _Outcome(verdict, "; ".join(parts) + f". Rule: {rule}.", figures, tuple(caveats))
+    key = "; ".join(
+        f"{v}: docker {_slow_text(c).split(' ')[0]}, VM {_slow_text(m).split(' ')[0]}"
+        for v, c, m in compared
+    )
+    return _Outcome(verdict, "; ".join(parts) + f". Rule: {rule}.", figures, tuple(caveats), key)
 
 
 def _slowdowns(records: Iterable[ExperimentRecord]) -> dict[tuple[str, str], _Stat]:
@@ -969,7 +998,8 @@ def _visibility(data: _RunView) -> _Outcome:
     caveats = []
     if seen[VM]:
         caveats.append("the VM, too, sees more than its limits: check its domain's settings")
-    return _Outcome(verdict, reason, figures, tuple(caveats))
+    key = "docker: " + _visible_text(found, CONTAINER)
+    return _Outcome(verdict, reason, figures, tuple(caveats), key)
 
 
 def _sees_more(found: Mapping[tuple[str, str], _Stat], platform: str) -> bool | None:
@@ -1007,4 +1037,5 @@ def _orchestration(data: _RunView) -> _Outcome:
         "not measurable here",
         "Orchestration across hosts needs several hosts; vcbench measures one. Future work:"
         " a kind or KubeVirt cluster.",
+        key="one host",
     )

@@ -40,6 +40,19 @@ def _cell(row: Any) -> str:
     return text
 
 
+def claim_lines(run: RunData) -> list[str]:
+    """One line per claim: its id, verdict and the figures that decided it (or why not)."""
+    from bench.claims import assess
+
+    verdicts = assess(run)
+    width = max(len(v.verdict) for v in verdicts)
+    lines = ["claims (the report's Claims section says why):"]
+    for v in verdicts:
+        shown = v.key or f"to measure: {v.how}"
+        lines.append(f"  {v.id:<4}{v.verdict:<{width}}  {shown}".rstrip())
+    return lines
+
+
 def print_summary(directory: Path, quiet: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -68,6 +81,8 @@ def print_summary(directory: Path, quiet: bool = False) -> None:
             unit = group["unit"].iloc[0]
             table.add_row(workload, f"{metric} ({unit})", *(cells.get(p, "-") for p in platforms))
         console.print(table)
+    for line in claim_lines(run):
+        console.print(line, markup=False, highlight=False, no_wrap=True, overflow="ellipsis")
     for warning in run.warnings:
         console.print(f"[yellow]reader:[/] {warning}")
     for event in run.events:

@@ -1,5 +1,5 @@
 """Exports of one run: CSV and NDJSON of every sample, a Markdown summary for a CI job summary
-or a pull-request comment.
+or a pull-request comment, the claims' verdicts as JSON.
 
 As in hyperfine, exporters are pure: a run in, bytes out; where the bytes go (stdout, a file)
 is the caller's business. Heavy imports (pandas, the statistics) wait until a format needs
@@ -17,7 +17,7 @@ from typing import Any, Final
 from bench.errors import BenchError
 from bench.results import RunData, samples_frame
 
-FORMATS: Final = ("csv", "ndjson", "markdown")
+FORMATS: Final = ("csv", "ndjson", "markdown", "claims")
 MARKDOWN_HEADER: Final = (
     "| metric | platform | n | median [95% CI] | overhead vs native | verdict |"
 )
@@ -33,6 +33,7 @@ def serialize(run: RunData, fmt: str) -> bytes:
         "csv": to_csv,
         "ndjson": to_ndjson,
         "markdown": to_markdown,
+        "claims": to_claims,
     }
     writer = writers.get(fmt)
     if writer is None:
@@ -58,6 +59,14 @@ def to_ndjson(run: RunData) -> str:
         for s in run.samples
     ]
     return "".join(line + "\n" for line in lines)
+
+
+def to_claims(run: RunData) -> str:
+    """The claims' verdicts (bench.claims), one JSON object each, C1..C12, in a list."""
+    from bench.claims import assess
+    from bench.report.claims_view import claims_data
+
+    return json.dumps(claims_data(assess(run)), indent=2, allow_nan=False) + "\n"
 
 
 # --- markdown ----------------------------------------------------------------------------
@@ -106,6 +115,16 @@ def _workload_tables(run: RunData) -> list[str]:
                 row["verdict"],
             )
             out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return out
+
+
+def _claims_table(run: RunData) -> list[str]:
+    from bench.claims import assess
+
+    out = ["", "### Claims", "", "| claim | verdict | figures or reason |", "|---|---|---|"]
+    for v in assess(run):
+        shown = v.key if v.measured else (v.key or v.reason)
+        out.append(f"| {_cell(v.id)} {_cell(v.claim)} | {_cell(v.verdict)} | {_cell(shown)} |")
     return out
 
 
@@ -158,6 +177,7 @@ def to_markdown(run: RunData) -> str:
         " worse whichever way the metric points.",
     ]
     out += _workload_tables(run)
+    out += _claims_table(run)
     warnings = warning_lines(run)
     out += ["", "### Warnings", ""]
     out += [f"- {_cell(w)}" for w in warnings] if warnings else ["None."]

@@ -28,8 +28,10 @@ import pandas as pd
 from markupsafe import Markup
 
 from bench import stats
+from bench.claims import assess
 from bench.paths import atomic_path, reports_dir
 from bench.report import charts
+from bench.report.claims_view import claim_rows
 from bench.report.references import references_for
 from bench.results import TIMESERIES, RunData, Sample, load_run
 
@@ -197,6 +199,7 @@ def render_run(
         "platforms": platforms,
         "tcg_platform": "libvirt" if accel == "tcg" else "",
         "groups": _groups(run, summary, platforms),
+        "claims": claim_rows(assess(run)),
         "references": _references(summary, accel),
         "resources": _resources(run, platforms),
         "sections": _sections(run, frame, summary, platforms, series, links_base, files),

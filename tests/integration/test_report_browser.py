@@ -87,3 +87,26 @@ def _keep_dir() -> Path | None:
     path = Path(value)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_claims_section_in_a_browser(browser: Any, report: Path, size: str, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    width, height, mobile = SIZES[size]
+    open_at(browser, report, width, height, mobile)
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.claims tr.claim")
+    assert len(rows) == 12
+    for row in rows:
+        summary = row.find_element(By.CSS_SELECTOR, "details > summary")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+        summary.click()
+        details = row.find_element(By.CSS_SELECTOR, "details")
+        assert details.get_attribute("open") is not None
+        reason = details.find_element(By.CSS_SELECTOR, "p")
+        assert reason.is_displayed() and reason.text
+        badge = row.find_element(By.CSS_SELECTOR, ".badge")
+        assert badge.is_displayed() and badge.text  # the verdict in words, not colour alone
+    assert browser.save_screenshot(str(tmp_path / f"claims-{size}.png"))
+    # Every claim open, the page still never scrolls sideways.
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -503,3 +504,37 @@ def test_no_records_no_support_for_experiment_claims(
             assert v.verdict in ("not measured in this run", "not measurable here"), v
         if accel == "tcg" and v.id == "C8":
             assert v.verdict in ("not measurable here", "not measured in this run")
+
+
+# --- exports and the terminal --------------------------------------------------------------------
+
+
+def test_claims_export_is_a_json_list_of_twelve_verdicts() -> None:
+    from bench.report.export import FORMATS, serialize
+
+    assert "claims" in FORMATS
+    data = json.loads(serialize(load_run(TCG_RUN), "claims"))
+    assert [d["id"] for d in data] == [f"C{i}" for i in range(1, 13)]
+    c3 = data[2]
+    assert c3["verdict"] == "supported" and c3["figures"][0]["unit"] == "s"
+    assert all(
+        set(d) >= {"verdict", "reason", "figures", "caveats", "references", "how"} for d in data
+    )
+
+
+def test_markdown_export_lists_the_claims() -> None:
+    from bench.report.export import serialize
+
+    text = serialize(load_run(TCG_RUN), "markdown").decode()
+    assert "### Claims" in text
+    assert "| C8 VMs carry a real performance overhead" in text
+    assert "not measurable here" in text
+
+
+def test_terminal_summary_has_one_line_per_claim() -> None:
+    from bench.summary import claim_lines
+
+    lines = claim_lines(load_run(TCG_RUN))
+    assert len(lines) == 13
+    assert lines[3].split()[:2] == ["C3", "supported"] and "313 ms" in lines[3]
+    assert lines[1].endswith("to measure: vcbench run --experiments kernel")

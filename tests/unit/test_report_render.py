@@ -344,3 +344,39 @@ def test_gauges_downsample_to_bucket_means() -> None:
     t = np.arange(1000, dtype=np.float64)
     t2, y2 = charts.downsample_gauge(t, t.copy(), limit=10)
     assert t2.size == 10 and np.allclose(t2, y2) and y2[0] == pytest.approx(49.5)
+
+
+# --- claims --------------------------------------------------------------------------------
+
+
+def claims_part(text: str) -> str:
+    start = text.index('<section id="claims"')
+    return text[start : text.index("</section>", start)]
+
+
+@pytest.mark.parametrize("which", ["tcg_html", "host_html"])
+def test_claims_section_has_every_claim_with_a_verdict_in_words(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    text = request.getfixturevalue(which)
+    part = claims_part(text)
+    assert text.index('id="claims"') < text.index('id="workloads"')  # near the top
+    ids = re.findall(r'<tr class="claim" id="claim-(c\d+)">', part)
+    assert ids == [f"c{i}" for i in range(1, 13)]
+    assert part.count("<details") == 12
+    badges = re.findall(r'<span class="badge">([^<]+)</span>', part)
+    assert len(badges) == 12
+    assert set(badges) <= {"supported", "not supported", "partly supported",
+                           "not measurable here", "not measured in this run"}  # fmt: skip
+    assert "vcbench run --experiments kernel" in part  # what to run, where not measured
+
+
+def test_claims_section_under_tcg_says_so_and_sets_published_figures_beside(
+    tcg_html: str, host_html: str
+) -> None:
+    part = claims_part(tcg_html)
+    assert "the VM figures measure emulation, not virtualisation" in part
+    assert "Firecracker" in part and "&lt;= 125 ms" in part
+    c3 = part[part.index('id="claim-c3"') : part.index('id="claim-c4"')]
+    assert "supported" in c3 and "accel=tcg" in c3 and "[312.3" in c3
+    assert "the VM figures measure emulation" not in claims_part(host_html)
