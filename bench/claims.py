@@ -331,12 +331,14 @@ class _RunView:
         return found if metric is None else [r for r in found if r.metric == metric]
 
     def failure(self, experiment: str) -> str | None:
-        """The error of the experiment's last end event, if it failed."""
+        """Why the experiment's last attempt did not end well (failed, interrupted), if so."""
         found = None
         for event in self.run.events:
             if event.kind == "experiment" and event.data.get("name") == experiment:
-                ok = event.data.get("status") == "ok"
-                found = None if ok else str(event.data.get("error") or "the experiment failed")
+                status = str(event.data.get("status", ""))
+                # The experiments' end events name the error "cause"; "error" is read as well.
+                why = event.data.get("cause") or event.data.get("error") or status
+                found = None if status == "ok" else str(why or "the experiment failed")
         return found
 
     def has_workload(self, workload: str) -> bool:

@@ -161,7 +161,8 @@ def test_a_failed_experiment_says_its_error() -> None:
 
 
 def test_a_partly_failed_experiment_keeps_its_figures_with_a_caveat() -> None:
-    failed = Event("experiment", "x", data={"name": "kernel", "status": "failed", "error": "boom"})
+    # the experiments' end events say "cause"
+    failed = Event("experiment", "x", data={"name": "kernel", "status": "failed", "cause": "boom"})
     records = [
         rec("kernel", p, "uname-r", None, text=t, unit="")
         for p, t in (("native", "6.1"), ("docker", "6.1"), ("libvirt", "5.10"))
