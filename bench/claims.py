@@ -94,6 +94,7 @@ C9_METRICS: Final = (
     ("disk-seqread-1m", "bw_mib_s"),
     ("disk-seqwrite-1m", "bw_mib_s"),
 )
+_UNMEASURED: Final = ("not measured in this run", "not measurable here")
 STARTUP_WORKLOADS: Final = ("startup-warm", "startup-cold")
 # C7: from the change call until the inside shows the new limit, and until it takes effect
 RESIZE_METRICS: Final = (
@@ -237,7 +238,7 @@ class ClaimVerdict:
 
     @property
     def measured(self) -> bool:
-        return self.verdict not in ("not measured in this run", "not measurable here")
+        return self.verdict not in _UNMEASURED
 
 
 @dataclass(frozen=True)
@@ -289,9 +290,6 @@ def assess(run: RunData) -> tuple[ClaimVerdict, ...]:
             )
         )
     return tuple(out)
-
-
-_UNMEASURED: Final = ("not measured in this run", "not measurable here")
 
 
 def _guarded(claim: str, data: _RunView, rule: Callable[[_RunView], _Outcome]) -> _Outcome:
@@ -782,6 +780,9 @@ def _overhead(data: _RunView) -> _Outcome:
         f" ({_tally(vm_rows)}); the container: {containers}. Rule: worse (p < 0.01 and at least"
         " the minimum effect) on most metrics is supported, on some partly."
     )
+    unclear = sum(s.verdict == "inconclusive" for s in vm_rows)
+    if unclear:
+        reason += f" {unclear} VM metric(s) are inconclusive: too few or too noisy repeats."
     key = f"VM worse on {_worse(vm_rows)}, docker on {_worse(container_rows)}"
     return _Outcome(verdict, reason, figures, key=key)
 
