@@ -305,6 +305,9 @@ def _guarded(claim: str, data: _RunView, rule: Callable[[_RunView], _Outcome]) -
     outcome = rule(data)
     if failed is None:
         return outcome
+    if outcome.verdict == "not measured in this run":
+        why = f"{outcome.reason}: the {experiment} experiment failed ({failed})"
+        return dataclasses.replace(outcome, reason=why)
     note = f"the {experiment} experiment failed part way ({failed}): its figures may be partial"
     return dataclasses.replace(outcome, caveats=(*outcome.caveats, note))
 
@@ -335,8 +338,10 @@ class _RunView:
             if event.kind == "experiment" and event.data.get("name") == experiment:
                 status = str(event.data.get("status", ""))
                 # The experiments' end events name the error "cause"; "error" is read as well.
-                why = event.data.get("cause") or event.data.get("error") or status
-                found = None if status == "ok" else str(why or "the experiment failed")
+                why = str(event.data.get("cause") or event.data.get("error") or status)
+                lines = why.strip().splitlines()
+                first = lines[0].rstrip(":") if lines else "the experiment failed"
+                found = None if status == "ok" else first
         return found
 
     def has_workload(self, workload: str) -> bool:
@@ -493,8 +498,9 @@ def _ci(s: _Stat) -> str:
     return text + f" (n={s.n})"
 
 
-def _missing(what: str) -> _Outcome:
-    return _Outcome("not measured in this run", what)
+def _missing(what: str, figures: Iterable[ClaimFigure] = ()) -> _Outcome:
+    """Not enough to judge: say what is missing, and show what there is."""
+    return _Outcome("not measured in this run", what, tuple(figures))
 
 
 # --- C1 kernel ---------------------------------------------------------------------------------
@@ -572,7 +578,7 @@ def _startup(data: _RunView) -> _Outcome:
         if container is not None and vm is not None:
             judged.append((workload, _order(container, vm), container, vm))
     if not judged:
-        return _missing("no start-up samples on both docker and libvirt")
+        return _missing("no start-up samples on both docker and libvirt", figures)
     parts = [
         f"{w}: container p50 {_ci(c)}, VM {_ci(v)}"
         + (f", {v.median / c.median:.3g}x slower" if c.median > 0 else "")
@@ -622,7 +628,7 @@ def _memory(data: _RunView) -> _Outcome:
         pairs.append(("idle memory (idle-footprint workload)", footprint[CONTAINER], footprint[VM]))
         source = "the idle-footprint workload (the memory experiment did not run)"
     if not pairs:
-        return _missing("needs idle memory of both a container and a VM")
+        return _missing("needs idle memory of both a container and a VM", figures)
     parts = [f"{m}: container {_ci(c)}, VM {_ci(v)}" for m, c, v in pairs]
     less = all(_order(c, v) == "below" for _, c, v in pairs)
     verdict: Verdict = "supported" if less else "not supported"
@@ -662,7 +668,7 @@ def _disk(data: _RunView) -> _Outcome:
     container = found.get((CONTAINER, "bytes-after-work"))
     vm = found.get((VM, "bytes-after-work"))
     if container is None or vm is None:
-        return _missing("needs bytes-after-work of both a container and a VM")
+        return _missing("needs bytes-after-work of both a container and a VM", figures)
     order = _order(container, vm)
     verdict: Verdict = "supported" if order == "below" else "not supported"
     reason = (
@@ -688,7 +694,7 @@ def _density(data: _RunView) -> _Outcome:
     ]
     container_count, vm_count = found.get((CONTAINER, "instances")), found.get((VM, "instances"))
     if container_count is None or vm_count is None:
-        return _missing("needs the instance count of both containers and VMs")
+        return _missing("needs the instance count of both containers and VMs", figures)
     c, v = container_count.median, vm_count.median
     per = {p: found.get((p, "bytes-per-instance")) for p in (CONTAINER, VM)}
     parts = [
@@ -729,7 +735,7 @@ def _elasticity(data: _RunView) -> _Outcome:
     figures = tuple(s.figure() for s in found.values())
     times = [found[(CONTAINER, m)] for m in RESIZE_METRICS if (CONTAINER, m) in found]
     if not times:
-        return _missing("no limit change measured on a container")
+        return _missing("no limit change measured on a container", figures)
     quick = all(s.median < QUICK_S for s in times)
     parts = [f"container {s.metric} {_ci(s)}" for s in times]
     parts += [f"VM {m} {_ci(found[(VM, m)])}" for m in RESIZE_METRICS if (VM, m) in found]
@@ -902,7 +908,9 @@ def _isolation(data: _RunView) -> _Outcome:
         if (v, CONTAINER) in slowdown and (v, VM) in slowdown
     ]
     if not compared:
-        return _missing("needs victim-alone and victim-with-neighbour of containers and VMs")
+        return _missing(
+            "needs victim-alone and victim-with-neighbour of containers and VMs", figures
+        )
     more = [v for v, c, m in compared if _apart(c, m) == "more"]
     less = [v for v, c, m in compared if _apart(c, m) == "less"]
     parts = [f"{v}: container {_slow_text(c)}, VM {_slow_text(m)}" for v, c, m in compared]
@@ -988,7 +996,9 @@ def _visibility(data: _RunView) -> _Outcome:
     figures = tuple(s.figure() for s in found.values())
     seen = {p: _sees_more(found, p) for p in (CONTAINER, VM)}
     if seen[CONTAINER] is None:
-        return _missing("needs nproc or the memory total inside a container, and its limits")
+        return _missing(
+            "needs nproc or the memory total inside a container, and its limits", figures
+        )
     over = seen[CONTAINER]
     verdict: Verdict = "supported" if over else "not supported"
     reason = "Inside the container: " + _visible_text(found, CONTAINER)

@@ -539,3 +539,12 @@ def test_terminal_summary_has_one_line_per_claim() -> None:
     assert len(lines) == 13
     assert lines[3].split()[:2] == ["C3", "supported"] and "313 ms" in lines[3]
     assert lines[1].endswith("to measure: vcbench run --experiments kernel")
+
+
+def test_a_failed_experiment_with_half_its_records_shows_them_and_the_failure() -> None:
+    cause = "vm-1 did not print VCBENCH-READY; last lines:\nmount failed"
+    failed = Event("experiment", "x", data={"name": "kernel", "status": "failed", "cause": cause})
+    v = verdict_of(run_of(records=kernels("6.18", "6.18", ""), events=[failed]), "C1")
+    assert v.verdict == "not measured in this run"
+    assert v.reason.endswith("failed (vm-1 did not print VCBENCH-READY; last lines)")
+    assert {f.platform for f in v.figures} == {"native", "docker"}
