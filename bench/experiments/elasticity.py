@@ -1,18 +1,21 @@
 """Elasticity (C7): change a running instance's CPU and memory limits and time the effect.
 
-One instance per platform starts small (1 vCPU) with room to grow (a VM is defined with a
-larger maximum: `<vcpu current=...>`, `<memory>` above `<currentMemory>`). Each repeat grows
-it to the big limits, then shrinks it back, while a CPU-bound workload (stress-ng, one
+Each repeat starts a fresh instance, small (1 vCPU) with room to grow (a VM is defined with a
+larger maximum: `<vcpu current=...>`, `<memory>` above `<currentMemory>`), grows it to the
+big limits, then shrinks it back, while a CPU-bound workload (stress-ng, one
 worker per big vCPU) keeps running inside. For each change, timed from the change call:
 - change-call-s: the platform's call alone (docker update; libvirt setMemory (balloon) +
   setVcpus (hotplug/unplug) + onlining the new vCPUs through the guest agent, which is what
-  udev does in a full guest; our guest has no udev);
+  udev does in a full guest; our guest has no udev). A VM's shrink offlines the vCPU in the
+  guest, then asks for the unplug, which under TCG can pass libvirt's 5 s wait for the guest's
+  ACPI eject: the call then returns with that in the records' notes;
 - cpu-visible-s / memory-visible-s: until a probe inside (nproc; MemTotal or the cgroup
   limit) shows the new value. The probe runs while the call is still going, and its
   resolution is one exec round trip (recorded as probe_s);
 - cpu-effective-s: until the workload's throughput follows. The workload only spins, so its
   throughput is the CPU time it receives, read from the host every poll_s (the container's
-  cpuacct cgroup, the VM's vCPU threads). The rate over a sliding window crosses the midpoint
+  cpuacct cgroup, the VM's vCPU threads in /proc: no libvirt call, which would wait on the
+  domain's job lock while the resize runs). The rate over a sliding window crosses the midpoint
   of old and new levels half a window after a step: that is the time reported.
 memory-effective-s is not recorded (the reason is in memory-visible-s's detail): no workload's
 throughput follows a memory limit short of reclaim or OOM, so any figure would measure the
@@ -146,7 +149,7 @@ def memory_reached(visible: int, target: int, change: Change) -> bool:
 class CpuSampler:
     """Reads the instance's CPU time every `period` seconds in a thread, until stopped."""
 
-    read: Callable[[], float]
+    read: Callable[[], float | None]
     period: float
     clock: Clock = time.perf_counter
     samples: list[tuple[float, float]] = field(default_factory=list)
@@ -165,7 +168,11 @@ class CpuSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((self.clock(), self.read()))
+            value = self.read()
+            # stamped when the reading came back: a libvirt call waits for the domain's job
+            # lock while a resize runs, and its value is that of its return, not its start
+            if value is not None:
+                self.samples.append((self.clock(), value))
             self._stop.wait(self.period)
 
     def snapshot(self) -> list[tuple[float, float]]:
@@ -318,17 +325,19 @@ class ElasticityExperiment:
             max_memory_mib=big.memory_mib,
         )
         poll = float(settings["poll_s"])
-        with (
-            platform.start(spec) as instance,
-            CpuSampler(cpu_seconds(platform, instance), poll) as sampler,
-        ):
-            timer = ChangeTimer(instance, sampler, settings)
-            for repeat in range(int(settings["repeats"])):
+        for repeat in range(int(settings["repeats"])):
+            # A fresh instance each repeat: every repeat makes the same changes from the same
+            # state (a VM's vCPU unplug may still be settling long after its call returned).
+            with (
+                platform.start(spec) as instance,
+                CpuSampler(cpu_seconds(platform, instance), poll) as sampler,
+            ):
+                timer = ChangeTimer(instance, sampler, settings)
                 for change in plan(small, big):
                     result = self._one(instance, sampler, timer, change, settings)
                     yield from _records(record, repeat, change, result)
                     if result.error:
-                        return  # the instance is in an unknown state: stop on it
+                        break  # this instance is in an unknown state: the next repeat is new
 
     @staticmethod
     def _one(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.collectors.procfs import PROC, parse_stat
 from bench.errors import BenchError
 from bench.experiments.base import ExperimentContext
 from bench.platforms.base import Instance, Limits, Platform
@@ -88,21 +89,47 @@ def drop_caches(path: Path = DROP_CACHES) -> bool:
     return True
 
 
-def cpu_seconds(platform: Platform, instance: Instance) -> Callable[[], float]:
+class VcpuThreads:
+    """The CPU time of a VM's vCPU threads ('CPU n/TCG', 'CPU n/KVM': libvirt starts QEMU
+    with debug-threads=on), read from /proc so that no libvirt call waits on the domain's
+    job lock during a resize. Monotonic across an unplug: a thread that exited counts with
+    its last time."""
+
+    def __init__(self, pid: int, proc: Path = PROC) -> None:
+        self._tasks = proc / str(pid) / "task"
+        self._last: dict[str, float] = {}
+
+    def read(self) -> float | None:
+        try:
+            tasks = list(self._tasks.iterdir())
+        except OSError:
+            return None  # QEMU is gone: nothing more to read
+        for task in tasks:
+            try:
+                if not (task / "comm").read_text().startswith("CPU "):
+                    continue
+                self._last[task.name] = parse_stat((task / "stat").read_text()).own_s
+            except OSError:
+                continue  # the thread exited between the listing and the read
+        return sum(self._last.values())
+
+
+def cpu_seconds(platform: Platform, instance: Instance) -> Callable[[], float | None]:
     """A reader of the CPU time the instance's workload has received so far, from the host:
-    the container's cpuacct cgroup, or the VM's vCPU threads (the guest's own work)."""
+    the container's cpuacct cgroup, or the VM's vCPU threads (the guest's own work). None:
+    no reading this time (skipped)."""
+    from bench.collectors.qemu import qemu_pid
     from bench.platforms.docker import DockerInstance, DockerPlatform
     from bench.platforms.libvirt import LibvirtInstance
 
     if isinstance(instance, LibvirtInstance):
-        domain = instance.domain
-        return lambda: sum(v[2] for v in domain.vcpus()[0]) / 1e9
+        return VcpuThreads(qemu_pid(instance.name)).read
     if isinstance(instance, DockerInstance) and isinstance(platform, DockerPlatform):
         return _cgroup_cpu(platform, instance)
     raise BenchError(f"no CPU time reader for a {instance.platform} instance")
 
 
-def _cgroup_cpu(platform: Any, instance: Any) -> Callable[[], float]:
+def _cgroup_cpu(platform: Any, instance: Any) -> Callable[[], float | None]:
     from bench.collectors.cgroup_source import _cpu_s
     from bench.collectors.cgroupfs import locate
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
+import shutil
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -420,3 +423,37 @@ def test_a_maximum_below_the_start_is_refused() -> None:
         InstanceSpec(Limits(2, 512, (0, 1)), max_vcpus=1)
     with pytest.raises(BenchError, match="below the start"):
         InstanceSpec(Limits(1, 512, (0,)), max_memory_mib=256)
+
+
+def write_task(proc: Path, tid: int, comm: str, utime: int, stime: int) -> None:
+    task = proc / "42" / "task" / str(tid)
+    task.mkdir(parents=True, exist_ok=True)
+    (task / "comm").write_text(comm + "\n")
+    fields = ["S", "1", *["0"] * 9, str(utime), str(stime), "0", "0", *["0"] * 5, "7", "0", "3"]
+    (task / "stat").write_text(f"{tid} ({comm}) " + " ".join(fields) + "\n")
+
+
+def test_vm_cpu_time_counts_vcpu_threads_and_stays_monotonic_after_an_unplug(
+    tmp_path: Path,
+) -> None:
+    tick = os.sysconf("SC_CLK_TCK")
+    write_task(tmp_path, 42, "qemu-system-x86", 50 * tick, 0)  # the main loop: not counted
+    write_task(tmp_path, 43, "CPU 0/TCG", tick, tick)
+    write_task(tmp_path, 44, "CPU 1/TCG", 3 * tick, 0)
+    reader = loadkit.VcpuThreads(42, proc=tmp_path)
+    assert reader.read() == pytest.approx(5.0)
+    shutil.rmtree(tmp_path / "42" / "task" / "44")  # vCPU 1 unplugged: its 3 s stay
+    write_task(tmp_path, 43, "CPU 0/TCG", 2 * tick, tick)
+    assert reader.read() == pytest.approx(6.0)
+    shutil.rmtree(tmp_path / "42")
+    assert reader.read() is None
+
+
+def test_the_sampler_skips_missing_readings() -> None:
+    readings = iter([1.0, None, 2.0])
+    ticks = itertools.count()
+    sampler = elasticity.CpuSampler(lambda: next(readings, None), 0.0, lambda: next(ticks))
+    with sampler:
+        while len(sampler.snapshot()) < 2:
+            time.sleep(0.001)
+    assert [v for _, v in sampler.snapshot()] == [1.0, 2.0]
