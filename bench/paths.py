@@ -1,4 +1,10 @@
-"""Where vcbench keeps things: XDG cache and state directories, results and reports."""
+"""Where vcbench keeps things: cache, state and runtime directories, results and reports.
+
+As root, the defaults are system-wide (/var/cache/vcbench, /var/lib/vcbench, /run/vcbench):
+libvirt's unprivileged QEMU user must reach the shared images and each run's overlays, which
+root's 0700 home would hide, and a run's liveness must look the same whoever asks. Otherwise
+they follow XDG. An XDG_CACHE_HOME or XDG_STATE_HOME set in the environment wins either way.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,53 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+SYSTEM_CACHE = Path("/var/cache/vcbench")
+SYSTEM_STATE = Path("/var/lib/vcbench")
+SYSTEM_RUNTIME = Path("/run/vcbench")
 
-def _xdg(var: str, default: str) -> Path:
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _xdg(var: str, default: str, system: Path) -> Path:
     value = os.environ.get(var)
-    base = Path(value) if value else Path.home() / default
-    return base / "vcbench"
+    if value:
+        return Path(value) / "vcbench"
+    return system if is_root() else Path.home() / default / "vcbench"
 
 
 def cache_dir() -> Path:
-    """Built images and probe results; safe to delete, costly to rebuild."""
-    return _xdg("XDG_CACHE_HOME", ".cache")
+    """Built images and probe results; safe to delete, costly to rebuild.
+
+    Must be readable by libvirt's QEMU user: created 0755, files 0644 (see shared_dir)."""
+    return _xdg("XDG_CACHE_HOME", ".cache", SYSTEM_CACHE)
 
 
 def state_dir() -> Path:
-    """Daemon logs and pid files of what `vcbench host setup` started itself."""
-    return _xdg("XDG_STATE_HOME", ".local/state")
+    """Daemon logs of what `vcbench host setup` started itself; the runs' work dirs."""
+    return _xdg("XDG_STATE_HOME", ".local/state", SYSTEM_STATE)
+
+
+def runtime_dir() -> Path:
+    """Facts that die with the host boot (which process owns which run): tmpfs as root.
+
+    Root ignores XDG_RUNTIME_DIR, which a login session sets per user: the point is one place
+    for the whole host. Others fall back to their own runtime (or state) directory."""
+    if is_root():
+        return SYSTEM_RUNTIME
+    value = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(value) / "vcbench" if value else state_dir() / "run"
+
+
+def shared_dir(path: Path, mode: int = 0o755) -> Path:
+    """Make path with mode, and its missing parents 0755, whatever the umask: others (libvirt's
+    QEMU user, gc run by someone else) must traverse them."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    for made in missing:
+        made.chmod(mode if made == path else 0o755)
+    return path
 
 
 def results_dir() -> Path:

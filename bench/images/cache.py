@@ -4,6 +4,10 @@ Layout under <cache>/images/:
   entries/<key>/   complete entries only (they appear by rename(2), never piecemeal)
   tmp/             entries being built; whatever is here without the lock held is debris
   .lock            fcntl lock held by a build (or rm) for its whole duration
+
+Everyone may read the cache: libvirt's unprivileged QEMU user opens the VM disk, kernel and
+initramfs, so directories are 0755 and an entry's own files 0644, whatever the umask. Only
+its owner writes it (as root, a root-owned /var/cache/vcbench: see bench/paths.py).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from bench.paths import shared_dir
 
 RECORD = "image.json"
 
@@ -37,7 +43,7 @@ class Cache:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Exclusive for the whole block; a second builder waits, then finds the entry."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        shared_dir(self.root)
         with (self.root / ".lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -54,9 +60,9 @@ class Cache:
     @contextmanager
     def staging(self, key: str) -> Iterator[Path]:
         """A fresh directory to build into; removed unless publish() took it."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        shared_dir(self.tmp_dir)
         work = Path(tempfile.mkdtemp(prefix=f"{key[:12]}-", dir=self.tmp_dir))
-        work.chmod(0o755)  # libvirt's qemu user must reach the disk, kernel and initramfs
+        work.chmod(0o755)  # mkdtemp makes 0700; readers must reach the entry once published
         try:
             yield work
         finally:
@@ -64,7 +70,8 @@ class Cache:
 
     def publish(self, work: Path, key: str) -> Path:
         """Make a fully built staging directory the entry for key (replacing an old one)."""
-        self.entries_dir.mkdir(parents=True, exist_ok=True)
+        _readable_by_all(work)
+        shared_dir(self.entries_dir)
         target = self.entries_dir / key
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix="retired-", dir=self.tmp_dir))
@@ -81,6 +88,13 @@ class Cache:
         retired = Path(tempfile.mkdtemp(prefix="removed-", dir=self.tmp_dir))
         entry.rename(retired / entry.name)
         _remove(retired)
+
+
+def _readable_by_all(entry: Path) -> None:
+    """The entry's own files 0644; subdirectories (the rootfs tree) keep the modes they carry."""
+    for path in entry.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o644)
 
 
 def _remove(path: Path) -> None:

@@ -2,7 +2,7 @@
 
 A thing is vcbench's only if it carries a run id the way labels.py writes it (Docker label,
 domain metadata, network name, work dir, process environment, cgroup name), and it is
-removed only if that run is dead: its work dir is not claimed by a live process.
+removed only if that run is dead: its host-wide owner record names no live process.
 """
 
 from __future__ import annotations
@@ -57,12 +57,14 @@ def find(docker_client: Any = None, conn: Any = None, *, include_alive: bool = F
 
 
 def collect(sweep: Sweep) -> Sweep:
-    """Remove what find() found, in its order (instances before what they used)."""
+    """Remove what find() found, in its order (instances before what they used), then the
+    owner records of dead runs that have nothing left."""
     for item in sweep.found:
         try:
             item.remove()
         except Exception as exc:
             sweep.failed.append(f"{item.describe()}: {exc}")
+    labels.forget_dead_owners()
     return sweep
 
 
@@ -158,13 +160,22 @@ def _cgroups() -> list[Leftover]:
 def _mounts() -> list[Leftover]:
     """Mounts under the runs' work dirs (native mounts live in private namespaces; this
     catches any that escaped, deepest first so parents unmount after their children)."""
-    root = labels.runs_root()
+    roots = labels.runs_roots()
     found = []
     for point in sorted(_mount_points(), key=lambda p: -len(p.parts)):
-        if point.is_relative_to(root) and labels.is_run_id(point.relative_to(root).parts[0]):
+        run_id = _run_dir_of(point, roots)
+        if labels.is_run_id(run_id):
             unmount = partial(run, ["umount", "-l", point])
-            found.append(Leftover("mount", str(point), point.relative_to(root).parts[0], unmount))
+            found.append(Leftover("mount", str(point), run_id, unmount))
     return found
+
+
+def _run_dir_of(point: Path, roots: list[Path]) -> str:
+    """The first path component below whichever runs root holds point ("" if none does)."""
+    for root in roots:
+        if point.is_relative_to(root) and point != root:
+            return point.relative_to(root).parts[0]
+    return ""
 
 
 def _mount_points() -> Iterator[Path]:
@@ -174,11 +185,9 @@ def _mount_points() -> Iterator[Path]:
 
 def _work_dirs() -> list[Leftover]:
     """Instance dirs (overlays, chroot upper dirs) of dead runs; their logs are kept."""
-    root = labels.runs_root()
-    if not root.is_dir():
-        return []
+    run_dirs = [d for root in labels.runs_roots() if root.is_dir() for d in sorted(root.iterdir())]
     found = []
-    for run_dir in sorted(root.iterdir()):
+    for run_dir in run_dirs:
         instances = run_dir / "instances"
         if labels.is_run_id(run_dir.name) and any(instances.glob("*")):
             remove = partial(shutil.rmtree, instances)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -42,6 +43,24 @@ def test_a_published_entry_is_found_and_its_record_reads_back(tmp_path: Path) ->
     images = load_record(entry).image_set(entry)
     assert images.rootfs_tar == entry / "rootfs.tar" and images.short == "cd" * 6
     assert list(cache.tmp_dir.iterdir()) == []
+
+
+def test_everyone_can_read_an_entry_whatever_the_umask(tmp_path: Path) -> None:
+    """libvirt's unprivileged QEMU user opens the disk, kernel and initramfs of an entry."""
+    old = os.umask(0o077)
+    try:
+        cache = Cache(tmp_path / "cache")
+        with cache.locked(), cache.staging(KEY) as work:
+            (work / "disk.raw").write_bytes(b"disk")
+            (work / "tree").mkdir()
+            (work / "tree" / "secret").write_bytes(b"mode kept")
+            entry = cache.publish(work, KEY)
+    finally:
+        os.umask(old)
+    for directory in (tmp_path / "cache", cache.root, cache.entries_dir, entry):
+        assert directory.stat().st_mode & 0o777 == 0o755, directory
+    assert (entry / "disk.raw").stat().st_mode & 0o777 == 0o644
+    assert (entry / "tree" / "secret").stat().st_mode & 0o777 == 0o600  # the rootfs's own
 
 
 def test_a_failed_build_leaves_the_cache_as_it_was(tmp_path: Path) -> None:

@@ -28,13 +28,58 @@ def test_run_ids_and_names() -> None:
 def test_a_run_is_alive_while_its_process_is() -> None:
     run = labels.RunContext.create()
     assert labels.run_is_alive(run.run_id)
-    owner = run.work_dir / labels.OWNER_FILE
+    owner = labels.owner_path(run.run_id)
     data = json.loads(owner.read_text())
     owner.write_text(json.dumps({**data, "start": "1"}))  # same pid, another process
     assert not labels.run_is_alive(run.run_id)
     owner.write_text(json.dumps({**data, "boot": "another-boot"}))
     assert not labels.run_is_alive(run.run_id)
     assert not labels.run_is_alive("20250101-000000-000000")  # no work dir at all
+
+
+def test_liveness_is_host_wide_whoever_asks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_runtime_dir: Path
+) -> None:
+    """As root the record sits in the one host-wide directory (mode 1777, records 0644), not
+    in the caller's XDG dirs: a gc with another HOME and XDG_STATE_HOME judges it the same."""
+    monkeypatch.setattr(paths, "is_root", lambda: True)
+    run = labels.RunContext.create()
+    record = private_runtime_dir / "owners" / f"{run.run_id}.json"
+    assert labels.owner_path(run.run_id) == record
+    assert (record.parent.stat().st_mode & 0o7777, record.stat().st_mode & 0o777) == (0o1777, 0o644)
+    assert json.loads(record.read_text())["work"] == str(run.work_dir)
+    for var in ("HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"):
+        monkeypatch.setenv(var, str(tmp_path / "someone-else"))
+    assert labels.run_is_alive(run.run_id)
+
+
+def test_a_non_root_run_without_the_host_wide_directory_records_itself_in_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_runtime_dir: Path
+) -> None:
+    monkeypatch.setattr(paths, "is_root", lambda: False)
+    monkeypatch.setattr(paths, "SYSTEM_RUNTIME", tmp_path / "absent")
+    run = labels.RunContext.create()
+    assert labels.owner_path(run.run_id) == private_runtime_dir / "vcbench/owners" / (
+        f"{run.run_id}.json"
+    )
+    assert labels.run_is_alive(run.run_id)
+
+
+def test_gc_finds_a_dead_run_s_work_dir_under_another_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for host_wide in ("_processes", "_cgroups", "_mounts"):
+        monkeypatch.setattr(gc, host_wide, lambda: [])
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "the-run-s"))
+    dead = labels.RunContext.create()
+    _instance_dir(dead)
+    owner = labels.owner_path(dead.run_id)
+    owner.write_text(json.dumps({**json.loads(owner.read_text()), "start": "1"}))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "gc-s"))
+    assert [(x.kind, x.run_id) for x in gc.find().found] == [("work dir", dead.run_id)]
+    gc.collect(gc.find())
+    assert not (dead.work_dir / "instances").exists() and not owner.exists()
+    assert gc.find().found == []
 
 
 def _instance_dir(run: labels.RunContext) -> Path:
@@ -53,7 +98,8 @@ def test_gc_takes_dead_runs_overlays_and_keeps_their_logs(monkeypatch: pytest.Mo
     _instance_dir(dead)
     _instance_dir(alive)
     (dead.log_dir / "vm.log").write_text("console")
-    (dead.work_dir / labels.OWNER_FILE).write_text(json.dumps({"pid": 0}))
+    dead_owner = labels.owner_path(dead.run_id)
+    dead_owner.write_text(json.dumps({**json.loads(dead_owner.read_text()), "pid": 0}))
     stranger = paths.state_dir() / "runs" / "not-a-run" / "instances" / "x"
     stranger.mkdir(parents=True)
 
@@ -66,6 +112,7 @@ def test_gc_takes_dead_runs_overlays_and_keeps_their_logs(monkeypatch: pytest.Mo
     assert any((alive.work_dir / "instances").iterdir())
     assert stranger.exists()
     assert gc.find().found == []
+    assert not dead_owner.exists() and labels.owner_path(alive.run_id).exists()
 
 
 def test_a_failing_removal_is_reported_and_the_rest_goes_on() -> None:
