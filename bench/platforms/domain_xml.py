@@ -24,6 +24,7 @@ class DomainSpec:
     kernel: Path
     initrd: Path
     overlay: Path
+    backing: Path  # the shared raw disk under the overlay: read-only, never relabelled
     network: str
     address: str  # ADDR/PREFIX for the guest's eth0, read by the guest init
     # Live-resize room (Instance.set_limits): None keeps today's domain, max = current.

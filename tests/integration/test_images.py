@@ -223,13 +223,16 @@ def booted_vm(
     import libvirt
 
     work = Path(tempfile.mkdtemp(prefix="vcbench-test-", dir="/var/tmp"))
+    work.chmod(0o755)  # QEMU runs as libvirt's user and opens the overlay in here
     overlay = work / "overlay.qcow2"
     subprocess.run(
         ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", images.disk_raw, overlay],
         check=True,
     )
+    for shared in (images.kernel, images.initramfs):  # libvirt chowns a domain's own copies
+        shutil.copyfile(shared, work / shared.name)
     name = f"vcbench-test-images-{uuid.uuid4().hex[:8]}"
-    xml = domain_xml(name, images, overlay, cmdline)
+    xml = domain_xml(name, images, work, cmdline)
     dom = conn.createXML(xml, libvirt.VIR_DOMAIN_START_PAUSED)
     console = None
     try:
@@ -244,28 +247,33 @@ def booted_vm(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def domain_xml(name: str, images: ImageSet, overlay: Path, cmdline: str = "") -> str:
-    # qemu runs as root with no relabelling: the cache lives under root's 0700 home, and
-    # libvirt would otherwise chown the shared backing disk and never give it back.
+def domain_xml(name: str, images: ImageSet, work: Path, cmdline: str = "") -> str:
+    # QEMU runs as libvirt's unprivileged user with default DAC labelling, which chowns only
+    # what is in work (the overlay, the kernel and initramfs copies): the shared raw disk is
+    # given as the backing store with relabel='no', so libvirt neither probes nor chowns it.
     return f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>512</memory>
   <vcpu>2</vcpu>
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{images.kernel}</kernel>
-    <initrd>{images.initramfs}</initrd>
+    <kernel>{work / images.kernel.name}</kernel>
+    <initrd>{work / images.initramfs.name}</initrd>
     <cmdline>console=ttyS0 root=/dev/vda rw quiet {cmdline}</cmdline>
   </os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>
-  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
   <devices>
     <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2'/>
-      <source file='{overlay}'/>
+      <source file='{work / "overlay.qcow2"}'/>
+      <backingStore type='file'>
+        <format type='raw'/>
+        <source file='{images.disk_raw}'><seclabel model='dac' relabel='no'/></source>
+        <backingStore/>
+      </backingStore>
       <target dev='vda' bus='virtio'/>
     </disk>
     <interface type='user'><model type='virtio'/></interface>

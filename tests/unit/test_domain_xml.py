@@ -22,8 +22,10 @@ def spec(domain_type: str, limits: Limits = TWO_CPUS) -> DomainSpec:
     name = f"vcbench-{RUN}-libvirt-1"
     return DomainSpec(
         name=name, run_id=RUN, domain_type=domain_type, limits=limits,
-        kernel=Path("/cache/entry/vmlinuz"), initrd=Path("/cache/entry/initramfs.img"),
+        kernel=Path(f"/state/runs/{RUN}/instances/{name}/vmlinuz"),
+        initrd=Path(f"/state/runs/{RUN}/instances/{name}/initramfs.img"),
         overlay=Path(f"/state/runs/{RUN}/instances/{name}/disk.qcow2"),
+        backing=Path("/cache/entry/disk.raw"),
         network=f"vcbench-{RUN}-net", address="10.213.7.2/24",
     )  # fmt: skip
 
@@ -72,3 +74,19 @@ def test_kvm_passes_the_host_cpu_and_tcg_keeps_the_default_model() -> None:
     kvm = ET.fromstring(render(spec("kvm"))).find("cpu")
     assert kvm is not None and kvm.get("mode") == "host-passthrough"
     assert ET.fromstring(render(spec("qemu"))).find("cpu") is None
+
+
+def test_qemu_runs_unprivileged_and_only_the_overlay_is_relabelled() -> None:
+    root = ET.fromstring(render(spec("qemu")))
+    assert root.find("seclabel") is None  # libvirt's default: its own user, DAC labelling
+    disk = root.find("devices/disk")
+    assert disk is not None
+    backing = disk.find("backingStore")
+    assert backing is not None
+    assert backing.find("format").get("type") == "raw"  # type: ignore[union-attr]
+    source = backing.find("source")
+    assert source is not None and source.get("file") == "/cache/entry/disk.raw"
+    label = source.find("seclabel")
+    assert label is not None and (label.get("model"), label.get("relabel")) == ("dac", "no")
+    assert backing.find("backingStore") is not None  # the raw disk ends the chain: no probing
+    assert disk.find("source/seclabel") is None  # the overlay itself is relabelled

@@ -28,7 +28,7 @@ def conn() -> Iterator[Any]:
 def domain_spec(name: str = f"vcbench-{RUN}-libvirt-1") -> DomainSpec:
     return DomainSpec(
         name=name, run_id=RUN, domain_type="test", limits=Limits(2, 512, (0, 1)),
-        kernel=Path("/k"), initrd=Path("/i"), overlay=Path("/o.qcow2"),
+        kernel=Path("/k"), initrd=Path("/i"), overlay=Path("/o.qcow2"), backing=Path("/b.raw"),
         network="default", address="10.213.7.2/24",
     )  # fmt: skip
 
