@@ -548,3 +548,18 @@ def test_a_failed_experiment_with_half_its_records_shows_them_and_the_failure() 
     assert v.verdict == "not measured in this run"
     assert v.reason.endswith("failed (vm-1 did not print VCBENCH-READY; last lines)")
     assert {f.platform for f in v.figures} == {"native", "docker"}
+
+
+def test_figures_are_shown_in_the_unit_that_fits() -> None:
+    from bench.claims import ClaimFigure
+    from bench.report.claims_view import figure_cells
+
+    def cells(value: float | None, unit: str, low: float | None = None, **kw: Any) -> Any:
+        return figure_cells(ClaimFigure("docker", "m", value, low, low and value, unit, 3, **kw))
+
+    assert cells(317.2 * MIB, "B") == {"value": "317.2", "interval": "", "unit": "MiB"}
+    assert cells(2 * GIB, "B", 1.5 * GIB)["interval"] == "[1.5\u20132]"
+    assert cells(0.313, "s") == {"value": "313", "interval": "", "unit": "ms"}
+    assert cells(0.3, "fraction")["value"] == "30" and cells(0.3, "fraction")["unit"] == "%"
+    assert cells(70900.0, "IOPS")["value"] == "70,900"
+    assert cells(None, "", text="6.1.0-cloud")["value"] == "6.1.0-cloud"
