@@ -598,6 +598,9 @@ def _startup(data: _RunView) -> _Outcome:
             " <= 125 ms) show how fast a tuned VM can start",
         )
     caveats.append("p95 is a plain quantile of the repeats, without an interval")
+    unjudged = [w for w in STARTUP_WORKLOADS if w not in {j[0] for j in judged}]
+    if unjudged:
+        caveats.append(f"{', '.join(unjudged)} not measured on both docker and libvirt")
     w, _, c, v = judged[0]
     key = f"{w} p50 docker {_num(c.median, c.unit)} vs VM {_num(v.median, v.unit)}"
     reason = "; ".join(parts) + f". Rule: {rule}."

@@ -233,6 +233,11 @@ def test_c3_startup() -> None:
     assert same.verdict == "not supported"
     tcg = verdict_of(run_of(accel="tcg", samples=startups(0.3, 4.0)), "C3")
     assert tcg.verdict == "supported" and "accel=tcg" in tcg.caveats[0]
+    warm_only = [s for s in startups(0.3, 4.0) if s.workload == "startup-warm"]
+    warm = verdict_of(run_of(samples=warm_only), "C3")
+    assert warm.verdict == "supported"
+    assert "startup-cold not measured on both docker and libvirt" in warm.caveats
+    assert not any("not measured on both" in c for c in yes.caveats)
     docker_only = [s for s in startups(0.3, 4.0) if s.platform == "docker"]
     assert verdict_of(run_of(samples=docker_only), "C3").verdict == "not measured in this run"
 
