@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="vcbench", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        # One line like every other bad input, not click's usage block.
+        where = exc.ctx.command_path if exc.ctx else "vcbench"
+        click.echo(f"vcbench: error: {exc.format_message()}; see `{where} --help`", err=True)
+        sys.exit(EXIT_BAD)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -32,6 +32,15 @@ class InstanceTimeout(PlatformError):
     """An instance or a command inside it did not finish within its time."""
 
 
+class DaemonLost(PlatformError):
+    """The daemon behind a platform (dockerd, libvirtd) stopped answering mid-run: every
+    later call on that platform would fail the same way, so the runner drops it."""
+
+
+class ResultsFull(BenchError):
+    """The results directory's file system is full: the run stops, what it wrote is kept."""
+
+
 def first_line(exc: BaseException) -> str:
     """A foreign exception's message fit for a one-line error (SDK errors span many lines)."""
     text = str(exc).strip()

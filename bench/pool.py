@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from contextlib import ExitStack
 
+from bench.errors import DaemonLost
 from bench.platforms import lifecycle
 from bench.platforms.base import Instance, InstanceSpec, Platform
 
@@ -16,6 +17,7 @@ class Pool:
         self._spec = spec
         self._instances: dict[str, tuple[Instance, ExitStack]] = {}
         self._paused: set[str] = set()
+        self.lost: dict[str, str] = {}  # platform -> why its daemon went away meanwhile
 
     def get(self, platform: str) -> Instance:
         """The round's instance of this platform, started now if it has none yet."""
@@ -30,14 +32,23 @@ class Pool:
         return self._instances[platform][0]
 
     def focus(self, platform: str | None) -> None:
-        """Resume this platform's instance, pause every other one (None: pause all)."""
-        for name, (instance, _) in self._instances.items():
-            if name == platform and name in self._paused:
-                instance.resume()
-                self._paused.discard(name)
-            elif name != platform and name not in self._paused:
-                instance.pause()
-                self._paused.add(name)
+        """Resume this platform's instance, pause every other one (None: pause all).
+
+        A sibling whose daemon went away is discarded and noted in `lost`, not raised: the
+        trial about to run is on another platform and can still be measured."""
+        for name, (instance, _) in list(self._instances.items()):
+            try:
+                if name == platform and name in self._paused:
+                    instance.resume()
+                    self._paused.discard(name)
+                elif name != platform and name not in self._paused:
+                    instance.pause()
+                    self._paused.add(name)
+            except DaemonLost as exc:
+                if name == platform:
+                    raise
+                self.lost[name] = exc.message
+                self.discard(name)
 
     def discard(self, platform: str) -> None:
         """Remove the instance (it failed or is suspect); the next get starts a new one."""

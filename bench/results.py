@@ -18,15 +18,18 @@ ignored, and `--resume` runs that trial again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.errors import BenchError
+from bench.errors import BenchError, ResultsFull
 
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
@@ -167,7 +170,7 @@ class RunWriter:
             ) from None
         writer = cls(directory)
         body = {"schema_version": SCHEMA_VERSION, **meta}
-        with open(directory / RUN_FILE, "x") as out:
+        with no_space_is_full(directory / RUN_FILE), open(directory / RUN_FILE, "x") as out:
             out.write(json.dumps(body, indent=2, sort_keys=True) + "\n")
             out.flush()
             os.fsync(out.fileno())
@@ -176,18 +179,20 @@ class RunWriter:
     @classmethod
     def reopen(cls, directory: Path) -> RunWriter:
         read_meta(directory)  # refuses what it cannot read before anything is appended
+        for name in (TRIALS, SAMPLES, TIMESERIES, EVENTS, EXPERIMENTS):
+            _drop_torn_tail(directory / name)
         return cls(directory)
 
     def _append(self, name: str, records: Sequence[object]) -> None:
         if not records:
             return
         data = b"".join(_line(r) for r in records)
-        fd = os.open(self.dir / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with no_space_is_full(self.dir / name):
+            fd = os.open(self.dir / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                _append_whole(fd, data)
+            finally:
+                os.close(fd)
 
     def record_trial(
         self, trial: Trial, samples: Sequence[Sample], series: Sequence[object]
@@ -202,6 +207,51 @@ class RunWriter:
 
     def record_experiment(self, records: Sequence[ExperimentRecord]) -> None:
         self._append(EXPERIMENTS, list(records))
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """A crash mid-write left a last line without its newline: cut it off, or the next line
+    appended would be glued to it and lost with it. Its trial never committed, so --resume
+    runs that trial again."""
+    try:
+        with path.open("rb+") as file:
+            data = file.read()
+            if data and not data.endswith(b"\n"):
+                file.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        return
+
+
+def _append_whole(fd: int, data: bytes) -> None:
+    """All of data, or nothing: a write cut short (a full disk) is taken back, so the file
+    never ends in a torn line and everything written before stays readable."""
+    size = os.fstat(fd).st_size
+    try:
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    except OSError:
+        os.ftruncate(fd, size)
+        raise
+
+
+@contextlib.contextmanager
+def no_space_is_full(path: Path) -> Iterator[None]:
+    """A full file system under the results is ResultsFull, naming the path and its space."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        try:
+            free = f"{shutil.disk_usage(path.parent).free // 1024} KiB free"
+        except OSError:
+            free = "free space unknown"
+        raise ResultsFull(
+            f"no space left for {path} ({free})",
+            "free some space or choose another --results, then `vcbench run --resume RUN`",
+        ) from None
 
 
 def read_meta(directory: Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.collectors.base import Reading
-from bench.errors import BenchError
+from bench.errors import BenchError, DaemonLost
 from bench.platforms.base import AccelChoice, InstanceSpec, Limits, Platform, PlatformConfig
 from bench.platforms.registry import open_platform
 from bench.pool import Pool
@@ -34,6 +34,7 @@ from bench.trials import (
 from bench.workload import Workload
 
 MAX_START_FAILURES = 3
+LOST_ADVICE = "run `vcbench host setup` to start it again, then `vcbench run --resume`"
 DEFAULT_SAMPLE_HZ = 10.0
 
 
@@ -165,6 +166,10 @@ class Runner:
             if failure.instance_lost:
                 pool.discard(key.platform)
             return self._record_failure(key, workload, started, io, failure)
+        finally:
+            for name, why in pool.lost.items():
+                self._drop(name, why, LOST_ADVICE)
+            pool.lost.clear()
         self._start_failures[key.platform] = 0
         if self.plan.fresh and workload.kind == "command":
             pool.discard(key.platform)
@@ -180,9 +185,11 @@ class Runner:
             return run(setup, platform, spec)
         try:
             instance = pool.get(key.platform)
+            pool.focus(key.platform)
+        except DaemonLost as exc:
+            raise TrialFailed("daemon-lost", exc.message, instance_lost=True) from None
         except BenchError as exc:
             raise TrialFailed("start-failed", exc.one_line()) from None
-        pool.focus(key.platform)
         return command_trial(setup, instance)
 
     def _record(
@@ -213,23 +220,34 @@ class Runner:
         self.tally.failed += 1
         if failure.cause == "start-failed":
             self._note_start_failure(key.platform, failure.message)
+        elif failure.cause == "daemon-lost":
+            self._drop(key.platform, failure.message, LOST_ADVICE)
         return trial
 
     def _note_start_failure(self, platform: str, message: str) -> None:
         count = self._start_failures.get(platform, 0) + 1
         self._start_failures[platform] = count
-        if count >= MAX_START_FAILURES and platform not in self.tally.dropped:
-            self.tally.dropped.append(platform)
-            self.writer.event(
-                Event(
-                    "dropped-platform",
-                    f"{platform} failed to start {count} times in a row and"
-                    f" was dropped for the rest of the run (last: {message})",
-                    "run `vcbench doctor`, fix what it names, then `vcbench run --resume`",
-                    at=time.time(),
-                    data={"platform": platform},
-                )
+        if count >= MAX_START_FAILURES:
+            self._drop(
+                platform,
+                f"failed to start {count} times in a row (last: {message})",
+                "run `vcbench doctor`, fix what it names, then `vcbench run --resume`",
             )
+
+    def _drop(self, platform: str, why: str, advice: str) -> None:
+        """No more trials on this platform in this run; --resume runs the ones skipped."""
+        if platform in self.tally.dropped:
+            return
+        self.tally.dropped.append(platform)
+        self.writer.event(
+            Event(
+                "dropped-platform",
+                f"{platform} was dropped for the rest of the run: {why}",
+                advice,
+                at=time.time(),
+                data={"platform": platform},
+            )
+        )
 
 
 def _rounds(keys: Sequence[TrialKey]) -> Iterator[list[TrialKey]]:

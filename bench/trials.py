@@ -15,11 +15,12 @@ from pathlib import Path
 from bench.collectors.base import Reading, Sampler, SeriesSummary, Source
 from bench.collectors.host import HostSource
 from bench.collectors.sources import sources_for
-from bench.errors import BenchError, InstanceTimeout, PlatformError
+from bench.errors import BenchError, DaemonLost, InstanceTimeout, PlatformError
 from bench.footprint import footprint
 from bench.parsers import ParseError, parse
 from bench.platforms.base import ExecResult, Instance, InstanceSpec, Limits, Platform
 from bench.proc import tail
+from bench.results import no_space_is_full
 from bench.workload import Workload, fill
 
 SERVER_FILES = "/tmp/vcbench-server"
@@ -48,7 +49,8 @@ class TrialIO:
 
     def keep(self, name: str, text: str) -> None:
         path = self.run_dir / "raw" / f"{self.trial_id}.{name}"
-        path.write_text(text)
+        with no_space_is_full(path):
+            path.write_text(text)
         self.written.append(str(path.relative_to(self.run_dir)))
 
 
@@ -111,9 +113,7 @@ def command_trial(setup: TrialSetup, instance: Instance) -> Measured:
     if result.stderr:
         setup.io.keep("stderr", result.stderr)
     if result.exit_code != 0:
-        raise TrialFailed(
-            "exit-code", f"exit {result.exit_code}: {tail(result.stderr or result.stdout)}"
-        )
+        raise exit_failure(instance, result, checks_oom=w.runs_on == "instance")
     try:
         found = parse(w.parser or "", result.stdout)
     except ParseError as exc:
@@ -124,6 +124,23 @@ def command_trial(setup: TrialSetup, instance: Instance) -> Measured:
     metrics = {name: found[name] for name in w.metrics}
     metrics["wall_s"] = result.wall_s
     return measured(metrics, instance.name, instance.accel, sampler)
+
+
+def exit_failure(instance: Instance, result: ExecResult, *, checks_oom: bool) -> TrialFailed:
+    """A non-zero exit, told apart from a kill by the OOM killer (which says only 137)."""
+    output = tail(result.stderr or result.stdout)
+    try:
+        kills = instance.oom_kills() if checks_oom else None
+    except PlatformError:
+        kills = None  # the instance itself is going: the exit code is all we know
+    if kills:
+        return TrialFailed(
+            "oom",
+            f"killed by the OOM killer at the {instance.limits.memory_mib} MiB memory limit"
+            f" (exit {result.exit_code}, {kills} OOM kill(s) in {instance.name}): {output}",
+            instance_lost=True,  # whatever else the OOM killer took, the next trial starts clean
+        )
+    return TrialFailed("exit-code", f"exit {result.exit_code}: {output}")
 
 
 def measured(metrics: dict[str, float], instance: str, accel: str, sampler: Sampler) -> Measured:
@@ -144,6 +161,8 @@ def guarded_exec(instance: Instance, argv: Sequence[str], timeout: float) -> Exe
         return instance.exec(argv, timeout=timeout)
     except InstanceTimeout as exc:
         raise TrialFailed("timeout", exc.message, instance_lost=True) from None
+    except DaemonLost as exc:
+        raise TrialFailed("daemon-lost", exc.message, instance_lost=True) from None
     except PlatformError as exc:
         raise TrialFailed("instance-lost", exc.message, instance_lost=True) from None
 

@@ -193,13 +193,7 @@ def _short(value: Any) -> str:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise WorkloadFileError(
-                f"{path}: {size} bytes is too large for a workload file",
-                f"keep it under {MAX_FILE_BYTES // 1024} KiB",
-            )
-        raw = path.read_bytes()
+        raw = _read_small_file(path)
         if b"\0" in raw:
             raise WorkloadFileError(f"{path}: contains a NUL byte", "save it as UTF-8 text")
         return tomllib.loads(raw.decode())
@@ -209,8 +203,32 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise WorkloadFileError(f"{path}: is a directory, not a TOML file") from None
     except UnicodeDecodeError:
         raise WorkloadFileError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise WorkloadFileError(f"{path}: cannot be read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise WorkloadFileError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _read_small_file(path: Path) -> bytes:
+    """A regular file's bytes, refused past MAX_FILE_BYTES. A device, FIFO or /proc file is
+    refused before it is read: /dev/zero never ends and a FIFO blocks until someone writes."""
+    import os
+    import stat
+
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        pseudo = any(path.resolve().is_relative_to(fs) for fs in ("/proc", "/sys"))
+        if not stat.S_ISREG(info.st_mode) or pseudo:  # /proc/kmsg blocks like a FIFO
+            raise WorkloadFileError(f"{path}: not a regular file", "give a workload's .toml file")
+        raw = file.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise WorkloadFileError(
+            f"{path}: {info.st_size} bytes is too large for a workload file",
+            f"keep it under {MAX_FILE_BYTES // 1024} KiB",
+        )
+    return raw
 
 
 def load_workload(path: Path) -> Workload:

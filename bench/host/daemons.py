@@ -26,6 +26,7 @@ class Daemon:
     unit: str  # the systemd unit that provides it
     daemonizes: bool  # forks into the background by itself (-d)
     http_ping: bool = False  # the socket speaks HTTP and must answer /_ping, not just accept
+    pidfile: Path | None = None  # refuses to start while this names a process that exists
 
 
 # Start order matters: dockerd needs containerd, libvirtd logs through virtlogd.
@@ -44,6 +45,7 @@ DAEMONS: tuple[Daemon, ...] = (
         "docker.service",
         daemonizes=False,
         http_ping=True,
+        pidfile=Path("/var/run/docker.pid"),
     ),
     Daemon(
         "virtlogd",
@@ -107,7 +109,25 @@ def start(daemon: Daemon) -> None:
         time.sleep(0.1)
 
 
+def _clear_stale_pidfile(daemon: Daemon) -> None:
+    """A killed dockerd leaves its pid file, and stays a zombie until PID 1 reaps it (slowly,
+    here): dockerd then refuses to start ("pid file found"). A dead or zombie pid is stale."""
+    if daemon.pidfile is None:
+        return
+    try:
+        pid = int(daemon.pidfile.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        state = "gone"
+    if pid <= 0 or state in ("gone", "Z", "X"):
+        daemon.pidfile.unlink(missing_ok=True)
+
+
 def _spawn(daemon: Daemon) -> None:
+    _clear_stale_pidfile(daemon)
     log = log_path(daemon)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:

@@ -77,7 +77,17 @@ class Limits:
             )
         if vcpus > len(host):
             raise BenchError(f"{vcpus} vCPUs asked, this host has {len(host)} CPUs")
+        if memory_mib > host_memory_mib():
+            raise BenchError(
+                f"memory {memory_mib} MiB is more than this host has ({host_memory_mib()} MiB)",
+                "ask for less",
+            )
         return cls(vcpus, memory_mib, cpus)
+
+
+def host_memory_mib() -> int:
+    """The host's RAM: a limit above it would limit nothing."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
 
 
 def parse_cpuset(text: str) -> tuple[int, ...]:
@@ -204,6 +214,13 @@ class Instance(ABC):
 
     def resume(self) -> None:  # noqa: B027 - see pause
         """Undo pause."""
+
+    def oom_kills(self) -> int | None:
+        """Processes the OOM killer has killed in this instance so far; None if unknowable.
+
+        A command that exits non-zero with this count above zero was killed for memory: an
+        instance with an OOM kill behind it is replaced, so any count means this command."""
+        return None
 
     def set_limits(self, limits: Limits) -> list[str]:
         """Change the running instance's vCPUs, memory and cpuset in place (elasticity).

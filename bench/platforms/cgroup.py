@@ -83,6 +83,20 @@ def pids_in(path: Path) -> list[int]:
         return []
 
 
+def oom_kills(memory_dir: Path) -> int | None:
+    """The cgroup's OOM-kill counter: v1 memory.oom_control, v2 memory.events."""
+    for name in ("memory.oom_control", "memory.events"):
+        try:
+            text = (memory_dir / name).read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+    return None
+
+
 def leftovers() -> list[Path]:
     """Every vcbench-named memory cgroup on the host, for gc."""
     root = memory_root()

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import click
 
+from bench.cli_types import FiniteRange
 from bench.platforms import lifecycle
 from bench.platforms.base import AccelChoice, InstanceSpec, Limits, PlatformConfig
 from bench.platforms.registry import PLATFORMS, open_platform
@@ -20,7 +21,8 @@ from bench.platforms.registry import PLATFORMS, open_platform
 @click.option("--cpuset", default=None, help="Host CPUs, one per vCPU (default: the first N).")
 @click.option("--accel", type=click.Choice(["kvm", "tcg", "auto"]), default="auto",
               show_default=True, help="VM only.")  # fmt: skip
-@click.option("--timeout", type=float, default=60.0, show_default=True,
+@click.option("--timeout", type=FiniteRange(0, 86400, min_open=True), default=60.0,
+              show_default=True,
               help="Seconds for startup and for the command each.")  # fmt: skip
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_command(

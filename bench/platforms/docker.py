@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psutil
 
 from bench import dockerd
-from bench.errors import PlatformError
-from bench.platforms import lifecycle, network
+from bench.errors import DaemonLost, PlatformError, first_line
+from bench.platforms import cgroup, lifecycle, network
 from bench.platforms.base import (
     KEEPER,
     ExecResult,
@@ -27,10 +28,43 @@ from bench.platforms.labels import INSTANCE_LABEL, RUN_LABEL
 from bench.platforms.output import MarkerLog, pump_until_ready
 
 API_TIMEOUT_S = 60
+LOST_HINT = "run `vcbench host setup` to start it again, then `vcbench run --resume RUN`"
 
 
 def connect() -> Any:
-    return dockerd.connect(API_TIMEOUT_S, PlatformError)
+    return dockerd.connect(API_TIMEOUT_S, DaemonLost)
+
+
+@contextmanager
+def dockerd_calls() -> Iterator[None]:
+    """A dockerd that stopped answering is DaemonLost, not whatever the SDK's transport says."""
+    import requests
+
+    try:
+        yield
+    except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+        raise DaemonLost(f"dockerd went away ({first_line(exc)})", LOST_HINT) from exc
+
+
+class GuardedApi:
+    """The SDK's low-level client, every call made under dockerd_calls."""
+
+    def __init__(self, api: Any) -> None:
+        self._api = api
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._api, name)
+        if not callable(attr):
+            return attr
+        return _guarded(attr)
+
+
+def _guarded(call: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        with dockerd_calls():
+            return call(*args, **kwargs)
+
+    return guarded
 
 
 class DockerInstance(Instance):
@@ -38,7 +72,7 @@ class DockerInstance(Instance):
 
     def __init__(self, name: str, limits: Limits, log: MarkerLog, client: Any, cid: str) -> None:
         super().__init__(name, limits, log.path)
-        self._api = client.api
+        self._api = GuardedApi(client.api)
         self.container_id = cid
 
     def pause(self) -> None:
@@ -67,12 +101,23 @@ class DockerInstance(Instance):
         self.limits = limits
         return []
 
+    def oom_kills(self) -> int | None:
+        from bench.collectors.cgroupfs import locate
+
+        state = self._api.inspect_container(self.container_id)["State"]
+        try:
+            memory = locate(int(state.get("Pid") or 0)).memory
+        except (OSError, ValueError):
+            return None  # the container is gone: nothing to attribute
+        return cgroup.oom_kills(memory.path) if memory else None
+
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
         started = time.perf_counter()
         exec_id = self._api.exec_create(self.container_id, list(argv))["Id"]
         sock = self._api.exec_start(exec_id, socket=True)
         try:
-            streams = read_all(sock.fileno(), started + timeout)
+            with dockerd_calls():  # the stream ends, or breaks, when dockerd dies
+                streams = read_all(sock.fileno(), started + timeout)
             if streams is None:
                 _kill_tree(self._api.exec_inspect(exec_id).get("Pid", 0))
                 raise exec_timed_out(self.name, argv, timeout)
@@ -107,13 +152,17 @@ class DockerPlatform(Platform):
             self._client = connect()
         return self._client
 
+    def _start(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
+        with dockerd_calls():
+            return self._start_container(name, spec, res)
+
     def _network_name(self) -> str:
         if self._network is None:
             with lifecycle.shielded():
                 self._network = network.create_docker_network(self.client(), self.config.run.run_id)
         return str(self._network.name)
 
-    def _start(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
+    def _start_container(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
         client = self.client()
         net = self._network_name()
         log = res.acquire(
@@ -164,7 +213,11 @@ class DockerPlatform(Platform):
 
     def close(self) -> None:
         if self._network is not None:
-            network.remove_docker_network(self._network)
+            try:
+                with dockerd_calls():
+                    network.remove_docker_network(self._network)
+            except DaemonLost:
+                pass  # dockerd is gone: the network waits for `vcbench gc` or --resume
             self._network = None
         if self._client is not None:
             self._client.close()
@@ -175,7 +228,11 @@ _ATTACH = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
 
 
 def _remove(container: Any) -> None:
-    container.remove(force=True, v=True)
+    try:
+        with dockerd_calls():
+            container.remove(force=True, v=True)
+    except DaemonLost:
+        pass  # dockerd is gone: the container waits for `vcbench gc` or --resume
 
 
 def _close(sock: Any) -> None:

@@ -131,10 +131,22 @@ def _libvirt_networks(conn: Any) -> list[Leftover]:
     found = []
     for net in conn.listAllNetworks():
         run_id = labels.run_of(net.name())
-        if run_id and net.name() == network.network_name(run_id):
+        # libvirt 9.0 networks carry no metadata: ours also have the bridge their run id names
+        if run_id is None or _bridge_of(net) != network.bridge_name(run_id):
+            continue
+        if net.name() == network.network_name(run_id):
             remove = partial(_destroy_and_undefine, net)
             found.append(Leftover("libvirt network", net.name(), run_id, remove))
     return found
+
+
+def _bridge_of(net: Any) -> str:
+    import libvirt
+
+    try:
+        return str(net.bridgeName())
+    except libvirt.libvirtError:
+        return ""
 
 
 def _processes() -> list[Leftover]:

@@ -11,12 +11,13 @@ import base64
 import itertools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench.errors import PlatformError
 
 AGENT_TIMEOUT_S = 10  # one agent round trip; commands themselves have their own timeout
+RECONNECTED_TIMEOUT_S = 60.0  # a restarted libvirtd reattaches to the agent within seconds
 READ_CHUNK = 1 << 20  # 1 MiB a guest-file-read: ~1.4 MB of base64, well under 4 MiB
 # $0 is the output file stem; exec keeps the command's pid the one guest-exec reports.
 REDIRECT = 'exec "$@" > "$0.out" 2> "$0.err"'
@@ -24,22 +25,37 @@ KILL = 'pkill -KILL -P "$0"; kill -KILL "$0"'
 
 
 class GuestAgent:
-    def __init__(self, domain: Any, name: str) -> None:
+    """reconnect, when given, returns the domain anew after libvirtd restarted; a command cut
+    by the restart is then sent once more (the guest's qemu-ga never noticed)."""
+
+    def __init__(self, domain: Any, name: str, reconnect: Callable[[], Any] | None = None) -> None:
         self._domain = domain
         self._name = name
         self._serial = itertools.count(1)
+        self._reconnect = reconnect
 
     def command(self, execute: str, timeout: int = AGENT_TIMEOUT_S, **arguments: Any) -> Any:
         import libvirt
-        import libvirt_qemu
 
         request: dict[str, Any] = {"execute": execute}
         if arguments:
             request["arguments"] = arguments
         try:
-            reply = libvirt_qemu.qemuAgentCommand(self._domain, json.dumps(request), timeout, 0)
+            return self._send(request, timeout)
+        except libvirt.libvirtError as exc:
+            if self._reconnect is None or _connected(self._domain):
+                raise PlatformError(f"{self._name}: guest agent {execute} failed: {exc}") from exc
+        self._domain = self._reconnect()
+        self.wait_connected(time.perf_counter() + RECONNECTED_TIMEOUT_S)
+        try:
+            return self._send(request, timeout)
         except libvirt.libvirtError as exc:
             raise PlatformError(f"{self._name}: guest agent {execute} failed: {exc}") from exc
+
+    def _send(self, request: dict[str, Any], timeout: int) -> Any:
+        import libvirt_qemu
+
+        reply = libvirt_qemu.qemuAgentCommand(self._domain, json.dumps(request), timeout, 0)
         return json.loads(reply)["return"]
 
     def wait_connected(self, deadline: float) -> float:
@@ -96,3 +112,12 @@ class GuestAgent:
             emptied = self.command("guest-file-open", path=path, mode="w")
             self.command("guest-file-close", handle=emptied)
         return data
+
+
+def _connected(domain: Any) -> bool:
+    import libvirt
+
+    try:
+        return bool(domain.connect().isAlive())
+    except libvirt.libvirtError:
+        return False

@@ -7,6 +7,7 @@ log holds everything from the first byte and the marker time is when the host re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError, PlatformError
+from bench.errors import BenchError, DaemonLost, InstanceTimeout, PlatformError
 from bench.images.artifacts import ImageSet
 from bench.platforms import lifecycle, network, resize
 from bench.platforms.base import (
@@ -36,6 +37,9 @@ from bench.proc import run
 DEFAULT_URI = "qemu:///system"
 KERNEL = "vmlinuz"  # an instance's copies of the shared kernel and initramfs
 INITRD = "initramfs.img"
+RECONNECT_TIMEOUT_S = 60.0  # a restarted libvirtd answers within seconds; its domains live on
+CONSOLE_DRAIN_S = 5.0  # a lost guest's last console bytes are still on their way to us
+LOST_TAIL_LINES = 8
 _loop_lock = threading.Lock()
 _loop_started = False
 
@@ -77,6 +81,30 @@ def connect() -> Any:
         ) from exc
 
 
+def alive(conn: Any) -> bool:
+    """False once the connection's socket closed (libvirtd exited or restarted)."""
+    import libvirt
+
+    try:
+        return bool(conn.isAlive())
+    except libvirt.libvirtError:
+        return False
+
+
+def reconnect(deadline: float) -> Any:
+    """A new connection, waiting (bounded) while libvirtd restarts."""
+    while True:
+        try:
+            return connect()
+        except PlatformError as exc:
+            if time.perf_counter() >= deadline:
+                raise DaemonLost(
+                    f"libvirtd went away and did not come back within {RECONNECT_TIMEOUT_S:g} s",
+                    "run `vcbench host setup`, then `vcbench run --resume RUN`",
+                ) from exc
+            time.sleep(0.2)
+
+
 def resolve_accel(choice: str) -> str:
     """'kvm' or 'tcg': auto asks the doctor's boot probe; forced kvm must have been proven."""
     if choice == "tcg":
@@ -96,9 +124,16 @@ class Console:
     """The domain's serial console, streamed into a MarkerLog by the event loop thread."""
 
     def __init__(self, conn: Any, domain: Any, log: MarkerLog) -> None:
+        self._log = log
+        self._open = False
+        self.reopen(conn, domain)
+
+    def reopen(self, conn: Any, domain: Any) -> None:
+        """Stream into the same log again, e.g. over a new connection after libvirtd restarted:
+        what was logged stays, what the guest prints from now on follows it."""
         import libvirt
 
-        self._log = log
+        self.close()
         self._stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         domain.openConsole(None, self._stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
         events = (
@@ -142,16 +177,82 @@ class Console:
 class LibvirtInstance(Instance):
     platform = "libvirt"
 
-    def __init__(self, name: str, limits: Limits, log: MarkerLog, domain: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        limits: Limits,
+        log: MarkerLog,
+        domain: Any,
+        platform: LibvirtPlatform | None = None,
+        console: Console | None = None,
+    ) -> None:
         super().__init__(name, limits, log.path)
         self.domain = domain
-        self.agent = GuestAgent(domain, name)
+        self._log = log
+        self._platform = platform
+        self._console = console
+        self.agent = GuestAgent(domain, name, self._reconnect if platform else None)
+
+    def _reconnect(self) -> Any:
+        """After libvirtd restarted: the new connection, this domain found again on it (a
+        running domain outlives libvirtd), and the console log going on where it stopped."""
+        import libvirt
+
+        assert self._platform is not None
+        conn = self._platform.connection()
+        try:
+            self.domain = conn.lookupByName(self.name)
+        except libvirt.libvirtError as exc:
+            raise PlatformError(
+                f"{self.name}: the domain did not survive libvirtd's restart ({exc})"
+            ) from exc
+        if self._console is not None:
+            self._console.reopen(conn, self.domain)
+        return self.domain
+
+    def _on_domain(self, action: str) -> None:
+        """suspend or resume, once more over a new connection if libvirtd restarted."""
+        import libvirt
+
+        try:
+            getattr(self.domain, action)()
+        except libvirt.libvirtError as exc:
+            if self._platform is None or alive(self.domain.connect()):
+                raise PlatformError(f"{self.name}: {action} failed: {exc}") from exc
+            getattr(self._reconnect(), action)()
 
     def pause(self) -> None:
-        self.domain.suspend()  # vCPUs stop; an idle TCG guest would otherwise tick away
+        self._on_domain("suspend")  # vCPUs stop; an idle TCG guest would otherwise tick away
 
     def resume(self) -> None:
-        self.domain.resume()
+        self._on_domain("resume")
+
+    def oom_kills(self) -> int | None:
+        """The guest kernel's own count: its OOM killer acts inside, the host sees nothing."""
+        found = self.exec(["grep", "^oom_kill ", "/proc/vmstat"], timeout=30)
+        fields = found.stdout.split()
+        return int(fields[1]) if found.exit_code == 0 and len(fields) == 2 else None
+
+    def gone(self) -> bool:
+        """The domain stopped (a guest that crashed or powered itself off is destroyed)."""
+        import libvirt
+
+        try:
+            return not self.domain.isActive()
+        except libvirt.libvirtError:
+            return True  # a transient domain that stopped is no longer known at all
+
+    def lost(self, argv: Sequence[str], why: PlatformError) -> PlatformError:
+        """The error for a command whose guest went away: with the console's last words."""
+        if not self.gone():
+            return why
+        self._log.wait_ended(CONSOLE_DRAIN_S)
+        last = " | ".join(self._log.tail().splitlines()[-LOST_TAIL_LINES:])
+        return PlatformError(
+            f"{self.name}: the VM went away (crashed or powered off) during `{' '.join(argv)}`;"
+            f" last console lines: {last}",
+            f"full console log: {self.log_path}",
+        )
 
     def set_limits(self, limits: Limits) -> list[str]:
         """The balloon and vCPU hotplug, live. The domain must have been started with room
@@ -186,6 +287,14 @@ class LibvirtInstance(Instance):
         return []
 
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
+        try:
+            return self._exec(argv, timeout)
+        except (DaemonLost, InstanceTimeout):
+            raise
+        except PlatformError as exc:
+            raise self.lost(argv, exc) from exc
+
+    def _exec(self, argv: Sequence[str], timeout: float) -> ExecResult:
         started = time.perf_counter()
         pid, stem = self.agent.spawn(argv)
         code = self.agent.wait_exit(pid, started + timeout)
@@ -208,6 +317,12 @@ class LibvirtPlatform(Platform):
         self.accel = ""
 
     def connection(self) -> Any:
+        """The open connection; a new one (waiting for it) if libvirtd restarted meanwhile."""
+        if self._conn is not None and not alive(self._conn):
+            dead, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                dead.close()
+            self._conn = reconnect(time.perf_counter() + RECONNECT_TIMEOUT_S)
         if self._conn is None:
             self._conn = connect()
         return self._conn
@@ -243,18 +358,31 @@ class LibvirtPlatform(Platform):
         res.acquire(lambda: _copy_boot_files(images, domain_spec), _remove_boot_files)
         started = time.perf_counter()
         res.acquire(lambda: _make_overlay(images.disk_raw, overlay), _remove_overlay)
-        domain = res.acquire(lambda: _create_paused(conn, render(domain_spec)), _destroy)
+        domain = res.acquire(lambda: _create_paused(conn, render(domain_spec)), self._destroy)
         console = res.acquire(lambda: Console(conn, domain, log), Console.close)
         domain.resume()
         running = time.perf_counter()
         ready = log.wait_ready(spec.ready_timeout_s, started)
-        instance = LibvirtInstance(name, spec.limits, log, domain)
+        instance = LibvirtInstance(name, spec.limits, log, domain, self, console)
         instance.agent.wait_connected(started + spec.ready_timeout_s)
         instance.startup = Startup(running - started, ready - running)
         instance.address = domain_spec.address.split("/")[0]
         instance.accel = self.accel
         del console  # kept open by res until the instance is removed: the log goes on
         return instance
+
+    def _destroy(self, domain: Any) -> None:
+        """Destroy the domain, over a new connection if libvirtd restarted since it started."""
+        if alive(domain.connect()):
+            _destroy(domain)
+            return
+        import libvirt
+
+        try:
+            _destroy(self.connection().lookupByName(domain.name()))
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
 
     def close(self) -> None:
         if self._network is not None:

@@ -59,6 +59,9 @@ class NativeInstance(Instance):
         """The memory limit really in force, None when the host gave no memory cgroup."""
         return self.memory_cgroup.limit_mib if self.memory_cgroup else None
 
+    def oom_kills(self) -> int | None:
+        return cgroup.oom_kills(self.memory_cgroup.path) if self.memory_cgroup else None
+
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
         procs = str(self.memory_cgroup.procs) if self.memory_cgroup else ""
         enter = ["nsenter", "-t", str(self.keeper_pid), "-m", "--root", "--wd", "--"]

@@ -36,7 +36,10 @@ class MarkerLog:
         now = time.perf_counter()
         with self._lock:
             if not self._file.closed:
-                self._file.write(data)
+                try:
+                    self._file.write(data)
+                except OSError:  # a full disk: the run's own writer stops the run and says so
+                    self._file.close()
             lines = (self._partial + data).split(b"\n")
             self._partial = lines.pop()[-4096:]
             for raw in lines:
@@ -57,6 +60,10 @@ class MarkerLog:
         """The stream closed: nothing more will come, so waiting for the marker is futile."""
         self._ended.set()
         self._ready.set()
+
+    def wait_ended(self, timeout_s: float) -> bool:
+        """Block until the stream closed (the instance is gone), at most timeout_s."""
+        return self._ended.wait(timeout_s)
 
     def tail(self) -> str:
         with self._lock:
