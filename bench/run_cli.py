@@ -128,6 +128,13 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
 )
 @click.option("--fresh", is_flag=True, help="A new instance for every trial.")
 @click.option(
+    "--experiments",
+    "experiments_text",
+    default=None,
+    metavar="NAME,...|none",
+    help="Claim experiments after the trials (default: the suite's; none with --workload).",
+)
+@click.option(
     "--accel", type=click.Choice(["kvm", "tcg", "auto"]), default="auto", show_default=True
 )
 @click.option("--sample-hz", type=FiniteRange(0.5, 100), default=10.0, show_default=True)
@@ -167,6 +174,7 @@ def run_command(
     cpuset: str | None,
     seed: int | None,
     fresh: bool,
+    experiments_text: str | None,
     accel: str,
     sample_hz: float,
     resume_ref: str | None,
@@ -201,8 +209,19 @@ def run_command(
         fresh=fresh,
         accel=cast(AccelChoice, accel),
         sample_hz=sample_hz,
+        experiments=_experiments(suite, bool(picks), experiments_text),
     )
     _execute(plan, root / plan.run_id, None, out)
+
+
+def _experiments(suite: str, custom: bool, text: str | None) -> tuple[Any, ...]:
+    """The suite's experiments table, or --experiments (with the suite's settings for them)."""
+    from bench.experiments.registry import choose, parse_names
+    from bench.workload import load_suite
+
+    table = {} if custom else load_suite(suite).experiments
+    names = None if text is None else parse_names(text)
+    return choose(table, names, "--experiments" if custom else f"suite {suite}")
 
 
 def _check_results_root(root: Path) -> None:
@@ -261,7 +280,7 @@ def _execute(
         say(f"run {plan.run_id}: results in {directory}")
         tally = _measure(plan, writer, images, done, out)
     _finish(directory, out)
-    if tally.failed or tally.dropped:
+    if tally.failed or tally.dropped or tally.experiments_failed:
         sys.exit(EXIT_SOME_FAILED)
 
 
@@ -304,6 +323,7 @@ def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -
     with reporter(plan, out.quiet, out.as_json) as progress:
         try:
             tally = Runner(plan, writer, config, progress).run(done)
+            tally.experiments_failed = _run_experiments(plan, writer, config, out)
         except KeyboardInterrupt as exc:
             why = str(exc) or "interrupted (SIGINT)"
             writer.event(Event("interrupted", why, resume_hint, at=time.time()))
@@ -315,6 +335,21 @@ def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -
             raise
     writer.event(Event("finished", "the schedule is complete", at=time.time(), data=asdict(tally)))
     return tally
+
+
+def _run_experiments(plan: Any, writer: Any, config: Any, out: Output) -> list[str]:
+    """The claim experiments not yet ended well in this run; the names of those that failed."""
+    from bench.experiments.progress import experiment_reporter
+    from bench.experiments.stage import pending, run_experiments
+    from bench.runner import open_platforms
+
+    chosen = pending(plan.experiments, writer)
+    if not chosen:
+        return []
+    with open_platforms(plan.platforms, config) as platforms:
+        progress = experiment_reporter(out.quiet, out.as_json)
+        outcomes = run_experiments(chosen, platforms, plan.limits, config, writer, progress)
+    return [o.name for o in outcomes if o.status != "ok"]
 
 
 def _finish(directory: Path, out: Output) -> None:

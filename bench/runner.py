@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -50,6 +50,8 @@ class RunPlan:
     accel: AccelChoice = "auto"
     sample_hz: float = DEFAULT_SAMPLE_HZ
     ready_timeout_s: float = 180.0
+    # The claim experiments after the trials: (name, settings) in the order they run.
+    experiments: tuple[tuple[str, Mapping[str, Any]], ...] = ()
 
     def keys(self) -> list[TrialKey]:
         return list(schedule(self.workloads, self.platforms, self.seed))
@@ -73,6 +75,7 @@ class RunPlan:
             "sample_hz": self.sample_hz,
             "ready_timeout_s": self.ready_timeout_s,
             "trials": len(self.keys()),
+            "experiments": {name: dict(settings) for name, settings in self.experiments},
             "workloads": [
                 w.model_dump(mode="json") | {"hash": w.definition_hash()} for w in self.workloads
             ],
@@ -96,6 +99,7 @@ class RunPlan:
             accel=data["accel"],
             sample_hz=data["sample_hz"],
             ready_timeout_s=data["ready_timeout_s"],
+            experiments=tuple(data.get("experiments", {}).items()),
         )
 
 
@@ -109,6 +113,7 @@ class Tally:
     failed: int = 0
     skipped: int = 0
     dropped: list[str] = field(default_factory=list)
+    experiments_failed: list[str] = field(default_factory=list)
 
 
 Progress = Callable[[TrialKey, int, int, Trial | None], None]
@@ -148,12 +153,8 @@ class Runner:
                         self.progress(key, position[key.id], len(keys), trial)
         return self.tally
 
-    @contextmanager
-    def _platforms(self) -> Iterator[dict[str, Platform]]:
-        with ExitStack() as stack:
-            yield {
-                p: stack.enter_context(open_platform(p, self.config)) for p in self.plan.platforms
-            }
+    def _platforms(self) -> AbstractContextManager[dict[str, Platform]]:
+        return open_platforms(self.plan.platforms, self.config)
 
     def _trial(self, key: TrialKey, platform: Platform, pool: Pool, spec: InstanceSpec) -> Trial:
         workload = self._workloads[key.workload]
@@ -248,6 +249,13 @@ class Runner:
                 data={"platform": platform},
             )
         )
+
+
+@contextmanager
+def open_platforms(names: Sequence[str], config: PlatformConfig) -> Iterator[dict[str, Platform]]:
+    """The named platforms, open together; closed (their shared networks removed) on leaving."""
+    with ExitStack() as stack:
+        yield {p: stack.enter_context(open_platform(p, config)) for p in names}
 
 
 def _rounds(keys: Sequence[TrialKey]) -> Iterator[list[TrialKey]]:

@@ -155,6 +155,9 @@ class Suite(Strict):
     description: Text
     workloads: tuple[Name, ...]
     overrides: Mapping[str, Mapping[str, Any]] = {}
+    # The claim experiments the suite runs after its trials: name -> settings (checked
+    # against bench/experiments/registry.py when the run is planned).
+    experiments: Mapping[Name, Mapping[str, Any]] = {}
 
 
 def _validated(data: Mapping[str, Any], origin: str) -> Workload:

@@ -24,6 +24,13 @@ class ExperimentContext:
 
 
 class Experiment(Protocol):
+    """Registered by name in bench/experiments/registry.py and made with no arguments.
+
+    A class may also set `defaults: ClassVar[Mapping[str, int | float | str | bool]]`: the
+    settings a suite may give it (any other key, or a value of another type, is refused
+    before the run starts); ctx.settings is the defaults with the suite's values over them.
+    """
+
     name: str  # the ExperimentRecord.experiment of everything it yields
     claims: tuple[str, ...]  # the CLAIMS.md ids it informs, e.g. ("C6",)
 
