@@ -1,0 +1,86 @@
+"""C5: disk consumed per extra instance, fresh and after the same work: the container's
+writable layer, the VM's qcow2 overlay, the native chroot's overlay upper directory.
+
+The work writes two files of work_mib/2 each (random bytes: nothing compresses or
+deduplicates them), syncs, deletes one and syncs again. A layer that gives deleted files
+back ends near work_mib/2; one that keeps what was ever written (an overlay whose guest
+filesystem does not discard) ends near work_mib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from bench.errors import PlatformError
+from bench.experiments.base import ExperimentContext
+from bench.experiments.hostside import allocated_bytes
+from bench.experiments.instances import checked, started
+from bench.platforms.base import Instance, Platform
+from bench.platforms.docker import DockerInstance, DockerPlatform
+from bench.platforms.libvirt import LibvirtInstance
+from bench.platforms.native import NativeInstance
+from bench.results import ExperimentRecord
+
+NAME = "disk-per-instance"
+WORK_DIR = "/var/tmp/vcbench-disk"  # on the instance's root filesystem in all three, not tmpfs
+WORK = (
+    "set -e; mkdir -p {dir}; cd {dir};"
+    " dd if=/dev/urandom of=kept bs=1M count={half} status=none;"
+    " dd if=/dev/urandom of=deleted bs=1M count={half} status=none;"
+    " sync; rm deleted; sync"
+)
+
+
+class DiskPerInstanceExperiment:
+    name = NAME
+    claims = ("C5",)
+    defaults: ClassVar[Mapping[str, int]] = {"repeats": 3, "work_mib": 64}
+
+    def run(self, ctx: ExperimentContext) -> Iterator[ExperimentRecord]:
+        repeats, work_mib = int(ctx.settings["repeats"]), int(ctx.settings["work_mib"])
+        half = max(1, work_mib // 2)
+        for repeat in range(repeats):
+            for name, platform in ctx.platforms.items():
+                with started(ctx, name) as instance:
+                    yield from _measure(name, platform, instance, repeat, half)
+
+
+def _measure(
+    name: str, platform: Platform, instance: Instance, repeat: int, half: int
+) -> Iterator[ExperimentRecord]:
+    fresh, how = used_bytes(platform, instance)
+    checked(instance, ["/bin/sh", "-c", WORK.format(dir=WORK_DIR, half=half)], timeout=300)
+    after, _ = used_bytes(platform, instance)
+    detail = {
+        "measures": how,
+        "work": f"write 2 x {half} MiB of random bytes in {WORK_DIR}, sync, delete one, sync",
+        "written_mib": 2 * half,
+        "kept_mib": half,
+    }
+    for metric, value in (("bytes-fresh", fresh), ("bytes-after-work", after)):
+        yield ExperimentRecord(
+            NAME, name, metric, float(value), "B", repeat, accel=instance.accel, detail=detail
+        )
+
+
+def used_bytes(platform: Platform, instance: Instance) -> tuple[int, str]:
+    """The instance's own disk on the host (what one more instance costs), and what it is."""
+    # instance_dir makes the directory it names: ask only for those the platform made
+    if isinstance(instance, LibvirtInstance):
+        overlay = platform.config.run.instance_dir(instance.name) / "disk.qcow2"
+        return allocated_bytes(overlay), "qcow2 overlay, allocated bytes"
+    if isinstance(instance, NativeInstance):
+        upper = platform.config.run.instance_dir(instance.name) / "upper"
+        return allocated_bytes(upper), "overlay upper directory, allocated bytes"
+    if isinstance(instance, DockerInstance) and isinstance(platform, DockerPlatform):
+        return _size_rw(platform.client(), instance.container_id), "docker SizeRw"
+    raise PlatformError(f"no way to measure a {instance.platform} instance's own disk")
+
+
+def _size_rw(client: Any, container_id: str) -> int:
+    """The writable layer's size as Docker reports it (the files' lengths summed)."""
+    found = client.api.containers(all=True, size=True, filters={"id": container_id})
+    if not found:
+        raise PlatformError(f"container {container_id[:12]} is gone")
+    return int(found[0].get("SizeRw") or 0)
