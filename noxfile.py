@@ -43,11 +43,13 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit and integration tests; integration tests fail (not skip) when a daemon is missing."""
+    """Unit, integration and fault-injection tests; the last two fail (not skip) when a daemon
+    is missing."""
     _host_setup(session, "--test-tools")
     session.install("-e", ".[test]")
     env = {"VCBENCH_REQUIRE_INTEGRATION": os.environ.get("VCBENCH_REQUIRE_INTEGRATION", "1")}
-    session.run("pytest", "tests/unit", "tests/integration", *session.posargs, env=env)
+    tiers = ("tests/unit", "tests/integration", "tests/faults")
+    session.run("pytest", *tiers, *session.posargs, env=env)
 
 
 @nox.session

@@ -78,7 +78,9 @@ class Trial:
     instance: str
     accel: str
     error: str = ""
-    cause: str = ""  # short class: exit-code, timeout, parse, instance-lost, start-failed
+    # short class: exit-code, timeout, oom, parse, instance-lost, start-failed, daemon-lost
+    # (and server, host-tool, collector, cold-cache for what a trial needs around it)
+    cause: str = ""
     raw: tuple[str, ...] = ()  # paths relative to the run dir: the output behind the figures
 
 

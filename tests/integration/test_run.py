@@ -1,14 +1,12 @@
 """`vcbench run` end to end on the real daemons: the tiny suite on all three platforms, and
-a run interrupted by SIGINT, SIGTERM or SIGKILL that keeps every finished trial, leaves
-nothing behind (after `vcbench gc` for SIGKILL) and completes with --resume."""
+a run interrupted by SIGINT or SIGTERM that keeps every finished trial, leaves nothing
+behind and completes with --resume (SIGKILL, gc and resume: tests/faults/test_sigkill.py)."""
 
 from __future__ import annotations
 
 import json
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +14,9 @@ import pytest
 
 from bench.results import load_run
 from tests.integration.platform_support import built_images, leftovers_of
+from tests.support.runs import only_run, start_vcbench, vcbench, wait_for_trials
 
 pytestmark = pytest.mark.slow
-CLI = [sys.executable, "-m", "bench.cli"]
-
-
-def vcbench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def only_run(root: Path) -> Path:
-    runs = [p for p in root.iterdir() if (p / "run.json").exists()]
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +116,7 @@ def test_nothing_of_the_run_is_left(
 
 
 def _start(root: Path) -> subprocess.Popen[str]:
-    argv = [
-        *CLI,
+    return start_vcbench(
         "run",
         "--workload",
         "cpu-sysbench",
@@ -148,45 +133,24 @@ def _start(root: Path) -> subprocess.Popen[str]:
         "--quiet",
         "--seed",
         "3",
-    ]
-    return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
 
 
-def _wait_for_trials(root: Path, child: subprocess.Popen[str], count: int) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        runs = [p for p in root.iterdir() if (p / "trials.jsonl").exists()] if root.exists() else []
-        if runs and len((runs[0] / "trials.jsonl").read_text().splitlines()) >= count:
-            return
-        assert child.poll() is None, child.communicate()
-        time.sleep(0.05)
-    pytest.fail("the run recorded no trial within 300 s")
-
-
-@pytest.mark.parametrize(
-    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -9)]
-)
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupted_run_keeps_its_trials_and_resume_completes_it(
     tmp_path: Path, docker_client: Any, libvirt_conn: Any, signum: int, code: int
 ) -> None:
     built_images()
     root = tmp_path / "results"
     child = _start(root)
-    _wait_for_trials(root, child, 2)
+    wait_for_trials(root, child, 2)
     child.send_signal(signum)
     _, err = child.communicate(timeout=120)
     assert child.returncode == code, err
     directory = only_run(root)
     before = load_run(directory)
     assert len(before.done()) >= 2 and not before.warnings
-    if signum == signal.SIGKILL:
-        assert leftovers_of(directory.name, docker_client, libvirt_conn)  # what gc is for
-        swept = vcbench("gc")
-        assert swept.returncode == 0, swept.stderr
-    else:
-        assert "--resume" in err
+    assert "--resume" in err
     assert leftovers_of(directory.name, docker_client, libvirt_conn) == []
     resumed = vcbench(
         "run",
@@ -204,4 +168,42 @@ def test_an_interrupted_run_keeps_its_trials_and_resume_completes_it(
     assert len(ids) == len(set(ids)) == 2 * 4, ids  # nothing repeated, nothing missing
     assert before.done() <= after.done()
     assert {e.kind for e in after.events} >= {"resumed", "finished"}
+    assert leftovers_of(directory.name, docker_client, libvirt_conn) == []
+
+
+def test_a_torn_last_sample_line_is_skipped_and_resume_repeats_that_trial(
+    tmp_path: Path, docker_client: Any, libvirt_conn: Any
+) -> None:
+    """A crash while the last trial's samples were being written: the torn line is skipped
+    with a warning, and --resume runs that trial again, appending whole lines after it."""
+    built_images()
+    root = tmp_path / "results"
+    done = vcbench(
+        "run", "--workload", "cpu-sysbench", "--platforms", "native", "--repeats", "2",
+        "--warmups", "0", "--duration", "1", "--results", str(root), "--reports",
+        str(tmp_path / "reports"), "--quiet", "--no-compare",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    directory = only_run(root)
+    trials = (directory / "trials.jsonl").read_text().splitlines(keepends=True)
+    last = json.loads(trials[-1])["trial_id"]
+    # What a crash mid-write leaves: the last trial's samples cut inside a line, and no
+    # commit record for that trial.
+    (directory / "trials.jsonl").write_text("".join(trials[:-1]))
+    samples = (directory / "samples.jsonl").read_text()
+    (directory / "samples.jsonl").write_text(samples[: samples.rindex("\n", 0, -1) + 20])
+    torn = load_run(directory)
+    assert last not in torn.done()
+    assert any("samples.jsonl line" in w for w in torn.warnings)
+    resumed = vcbench(
+        "run", "--resume", directory.name, "--results", str(root), "--reports",
+        str(tmp_path / "reports"), "--quiet", "--no-compare",
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Traceback" not in resumed.stderr
+    after = load_run(directory)
+    assert not after.warnings  # the torn tail was cut off before appending
+    ids = [t.trial_id for t in after.trials]
+    assert sorted(ids) == sorted({*ids}) and last in ids and len(ids) == 2
+    assert [s for s in after.samples if s.trial_id == last and s.metric == "events_per_s"]
     assert leftovers_of(directory.name, docker_client, libvirt_conn) == []

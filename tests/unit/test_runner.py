@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from bench.collectors.records import SeriesSummary
-from bench.errors import PlatformError
+from bench.errors import DaemonLost, PlatformError
 from bench.footprint import footprint
 from bench.platforms import lifecycle
 from bench.platforms.base import (
@@ -47,9 +47,18 @@ class FakeInstance(Instance):
             return ExecResult("not sysbench output", "", 0, 0.01)
         if self.behaviour == "lost":
             raise PlatformError(f"{self.name}: guest agent went away")
+        if self.behaviour == "daemon-gone":
+            raise DaemonLost("dockerd went away (Connection refused)")
+        if self.behaviour == "oom":
+            return ExecResult("", "", 137, 0.01)
         return ExecResult(SYSBENCH, "", 0, 0.01)
 
+    def oom_kills(self) -> int | None:
+        return 1 if self.behaviour == "oom" else 0
+
     def pause(self) -> None:
+        if self.behaviour == "pause-gone":
+            raise DaemonLost("dockerd went away (Connection refused)")
         self.events.append(f"pause {self.name}")
 
     def resume(self) -> None:
@@ -118,7 +127,12 @@ def test_every_trial_is_recorded_with_its_samples(make_runner: Any) -> None:
 
 @pytest.mark.parametrize(
     ("behaviour", "cause"),
-    [("exit-1", "exit-code"), ("garbage", "parse"), ("lost", "instance-lost")],
+    [
+        ("exit-1", "exit-code"),
+        ("garbage", "parse"),
+        ("lost", "instance-lost"),
+        ("oom", "oom"),
+    ],
 )
 def test_a_failed_trial_is_recorded_with_its_cause_and_the_run_goes_on(
     make_runner: Any, behaviour: str, cause: str
@@ -138,6 +152,36 @@ def test_a_platform_that_cannot_start_is_dropped_after_three_tries(make_runner: 
     assert [t.cause for t in run.trials if t.platform == "docker"] == ["start-failed"] * 3
     dropped = [e for e in run.events if e.kind == "dropped-platform"]
     assert len(dropped) == 1 and "--resume" in dropped[0].advice
+
+
+def test_an_oom_kill_is_told_apart_from_an_exit_code_and_the_instance_replaced(
+    make_runner: Any,
+) -> None:
+    _, _, directory = make_runner({"native": "ok", "docker": "oom"})
+    failed = [t for t in load_run(directory).trials if t.status == "failed"]
+    assert "killed by the OOM killer at the 256 MiB memory limit (exit 137" in failed[0].error
+
+
+def test_a_daemon_that_went_away_drops_its_platform_at_once(make_runner: Any) -> None:
+    _, tally, directory = make_runner({"native": "ok", "docker": "daemon-gone"}, repeats=3)
+    run = load_run(directory)
+    docker = [t for t in run.trials if t.platform == "docker"]
+    assert [(t.cause, t.error) for t in docker] == [
+        ("daemon-lost", "dockerd went away (Connection refused)")
+    ]
+    assert tally.dropped == ["docker"] and tally.skipped == 2 and tally.ok == 3
+    (dropped,) = [e for e in run.events if e.kind == "dropped-platform"]
+    assert "dockerd went away" in dropped.message and "host setup" in dropped.advice
+
+
+def test_a_paused_sibling_whose_daemon_went_away_is_dropped_not_fatal(make_runner: Any) -> None:
+    # seed 1: native goes first in rounds 0 and 1, docker first (then paused) in round 2
+    _, tally, directory = make_runner({"native": "ok", "docker": "pause-gone"}, repeats=4)
+    run = load_run(directory)
+    assert [t.platform for t in run.trials if t.round == 2] == ["docker", "native"]
+    assert {t.status for t in run.trials} == {"ok"}
+    assert tally.dropped == ["docker"] and tally.skipped == 1  # round 3's docker trial
+    assert [e.kind for e in run.events] == ["dropped-platform"]
 
 
 def test_resume_runs_only_what_is_not_recorded(make_runner: Any) -> None:
