@@ -323,7 +323,7 @@ def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -
     with reporter(plan, out.quiet, out.as_json) as progress:
         try:
             tally = Runner(plan, writer, config, progress).run(done)
-            tally.experiments_failed = _run_experiments(plan, writer, config, out)
+            tally.experiments_failed = _run_experiments(plan, writer, config, out, tally.dropped)
         except KeyboardInterrupt as exc:
             why = str(exc) or "interrupted (SIGINT)"
             writer.event(Event("interrupted", why, resume_hint, at=time.time()))
@@ -337,8 +337,11 @@ def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -
     return tally
 
 
-def _run_experiments(plan: Any, writer: Any, config: Any, out: Output) -> list[str]:
-    """The claim experiments not yet ended well in this run; the names of those that failed."""
+def _run_experiments(
+    plan: Any, writer: Any, config: Any, out: Output, dropped: list[str]
+) -> list[str]:
+    """The claim experiments not yet ended well in this run, on the platforms the trials did
+    not drop (their dropped-platform event says why); the names of those that failed."""
     from bench.experiments.progress import experiment_reporter
     from bench.experiments.stage import pending, run_experiments
     from bench.runner import open_platforms
@@ -346,7 +349,8 @@ def _run_experiments(plan: Any, writer: Any, config: Any, out: Output) -> list[s
     chosen = pending(plan.experiments, writer)
     if not chosen:
         return []
-    with open_platforms(plan.platforms, config) as platforms:
+    kept = [p for p in plan.platforms if p not in dropped]
+    with open_platforms(kept, config) as platforms:
         progress = experiment_reporter(out.quiet, out.as_json)
         outcomes = run_experiments(chosen, platforms, plan.limits, config, writer, progress)
     return [o.name for o in outcomes if o.status != "ok"]

@@ -364,3 +364,29 @@ def test_allocated_bytes_counts_what_a_sparse_file_holds(tmp_path: Path) -> None
     (tmp_path / "d" / "f").write_bytes(b"y" * 8192)
     os.link(tmp_path / "d" / "f", tmp_path / "d" / "g")  # a hard link is counted once
     assert 8192 <= allocated_bytes(tmp_path / "d") < 8192 * 2 + 8192
+
+
+def test_vcbench_run_measures_pending_experiments_on_the_platforms_not_dropped(
+    config: PlatformConfig, writer: RunWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.platforms import registry as platforms
+    from bench.run_cli import Output, _run_experiments
+
+    seen: list[list[str]] = []
+
+    class Looking(Counting):
+        def run(self, ctx: ExperimentContext) -> Iterator[ExperimentRecord]:
+            seen.append(list(ctx.platforms))
+            yield from super().run(ctx)
+
+    for name in ("native", "docker"):
+        monkeypatch.setitem(platforms.PLATFORMS, name, FakePlatform)
+    monkeypatch.setattr(registry, "make", lambda name: Looking())
+    workload = load_all()["cpu-sysbench"]
+    chosen = (("kernel", {"count": 1}),)
+    plan = RunPlan("r", "x", (workload,), ("native", "docker"), LIMITS, 1, experiments=chosen)
+    out = Output(quiet=True, as_json=False, results=writer.dir, reports=writer.dir)
+    assert _run_experiments(plan, writer, config, out, ["docker"]) == []
+    assert seen == [["native"]]
+    assert _run_experiments(plan, writer, config, out, []) == []  # ended well: not again
+    assert seen == [["native"]]
