@@ -23,7 +23,7 @@ from bench.errors import ImageError
 from bench.images import docker_image, initramfs, rootfs, vmdisk
 from bench.images.artifacts import ImageSet
 from bench.images.cache import Cache, free_bytes
-from bench.images.kernel import GuestKernel, guest_kernel
+from bench.images.kernel import GuestKernel, boot_image, guest_kernel
 from bench.images.record import (
     DISK,
     INITRAMFS,
@@ -44,7 +44,7 @@ NOT_BUILT = ("images are not built", "run `vcbench images build`")
 TOOLS = ("mmdebstrap", "mkfs.ext4", "tar", "apt-get", "apt-cache", "dpkg-deb")
 # Bump when the build makes different artifacts from the same spec (hooks, mkfs options...);
 # changes to the guest scripts are noticed without it.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3  # 3: an XZ-compressed kernel is stored as its ELF (PVH boot)
 
 
 def build(
@@ -161,7 +161,7 @@ def _build_into(work: Path, spec: ImageSpec, key: str, client: Any, say: Progres
     files = rootfs.write_manifest(tree, work / MANIFEST)
     say("vm: ext4 disk, kernel, initramfs")
     vmdisk.make_disk(tree, work / DISK, spec.disk.size_mib, digest, spec.source_date_epoch)
-    shutil.copyfile(kernel.vmlinuz, work / KERNEL)
+    (work / KERNEL).write_bytes(boot_image(kernel.vmlinuz))  # an XZ kernel as its ELF
     initramfs.vm_initramfs(kernel, busybox, spec.kernel.modules, work / INITRAMFS)
     for name in (KERNEL, INITRAMFS, ROOTFS_TAR, MANIFEST):
         (work / name).chmod(0o644)

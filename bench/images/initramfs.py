@@ -165,7 +165,8 @@ def _module_bytes(path: Path) -> bytes:
 
 
 def vm_initramfs(kernel: GuestKernel, busybox: Path, modules: Sequence[str], out: Path) -> None:
-    """The VM's initramfs: load the virtio modules, mount /dev/vda, switch_root into the tree.
+    """The VM's initramfs: load the modules (virtio, SATA, e1000), mount the root disk named by
+    root= (/dev/vda on virtio-blk, /dev/sda on SATA: the VM profile decides), switch_root.
 
     Kernel command line it reads: root=DEV (default /dev/vda), ro (default rw),
     vcbench.init=PATH (default /usr/local/sbin/vcbench-init). On failure it prints

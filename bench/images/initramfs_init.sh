@@ -34,7 +34,8 @@ while read -r module; do
     insmod "/lib/modules/$module.ko" || fail "insmod $module"
 done < /etc/vcbench-modules
 
-# virtio devices probe asynchronously: give the disk up to 10 s to appear.
+# virtio and SATA disks probe asynchronously (libata resets the AHCI ports, the SCSI scan
+# is async): give root=DEV, vda or sda by the VM profile's disk bus, up to 10 s to appear.
 tries=0
 while [ ! -b "$root" ]; do
     tries=$((tries + 1))
