@@ -82,6 +82,7 @@ class Trial:
     # (and server, host-tool, collector, cold-cache for what a trial needs around it)
     cause: str = ""
     raw: tuple[str, ...] = ()  # paths relative to the run dir: the output behind the figures
+    profile: str = ""  # the VM profile (default, tuned, emulated) on VM trials; "" elsewhere
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Sample:
     accel: str
     origin: Literal["workload", "collector"] = "workload"
     status: Status = "ok"
+    profile: str = ""  # the trial's VM profile; "" off the VM platform and in older runs
 
     @classmethod
     def of(cls, trial: Trial, metric: str, value: float, unit: str, higher_is_better: bool,
@@ -109,7 +111,8 @@ class Sample:
         """A value of a finished trial, carrying the trial's identity for tables."""
         return cls(trial.trial_id, trial.round, trial.workload, trial.workload_hash,
                    trial.platform, trial.warmup, metric, value, unit, higher_is_better,
-                   trial.started, trial.ended, trial.instance, trial.accel, origin)  # fmt: skip
+                   trial.started, trial.ended, trial.instance, trial.accel, origin,
+                   profile=trial.profile)  # fmt: skip
 
 
 @dataclass(frozen=True)

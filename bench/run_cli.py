@@ -13,7 +13,9 @@ import click
 
 from bench.cli_types import FiniteRange
 from bench.errors import BenchError
+from bench.platform_names import base_of, expand_vm_profiles, profile_of
 from bench.platforms.base import AccelChoice, Limits
+from bench.platforms.vm_profile import parse_profiles
 from bench.workload import ALL_PLATFORMS, Workload
 
 EXIT_SOME_FAILED = 1
@@ -94,6 +96,13 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
 )
 @click.option("--platforms", "platforms_text", default=",".join(ALL_PLATFORMS), show_default=True)
 @click.option(
+    "--vm-profile",
+    "vm_profiles_text",
+    default="default",
+    show_default=True,
+    help="VM profiles (default,tuned,emulated): libvirt runs as libvirt, libvirt-<profile>.",
+)
+@click.option(
     "--repeats",
     type=click.IntRange(1, 1000),
     default=None,
@@ -166,6 +175,7 @@ def run_command(
     suite: str,
     picks: tuple[str, ...],
     platforms_text: str,
+    vm_profiles_text: str,
     repeats: int | None,
     warmups: int | None,
     duration: int | None,
@@ -196,7 +206,8 @@ def run_command(
     if resume_ref:
         _resume(resume_ref, out)
         return
-    platforms = _platforms(platforms_text)
+    profiles = parse_profiles(vm_profiles_text)
+    platforms = expand_vm_profiles(_platforms(platforms_text), profiles)
     chosen = select(suite, picks, _overrides(repeats, warmups, duration))
     chosen = _on_platforms(chosen, platforms)
     plan = RunPlan(
@@ -210,6 +221,7 @@ def run_command(
         accel=cast(AccelChoice, accel),
         sample_hz=sample_hz,
         experiments=_experiments(suite, bool(picks), experiments_text),
+        vm_profiles=profiles,
     )
     _execute(plan, root / plan.run_id, None, out)
 
@@ -236,8 +248,9 @@ def _check_results_root(root: Path) -> None:
 
 def _on_platforms(chosen: list[Workload], platforms: tuple[str, ...]) -> list[Workload]:
     kept = []
+    bases = {base_of(p) for p in platforms}  # a workload on libvirt runs on every VM profile
     for w in chosen:
-        mine = tuple(p for p in w.platforms if p in platforms)
+        mine = tuple(p for p in w.platforms if p in bases)
         if mine:
             kept.append(w if mine == w.platforms else w.model_copy(update={"platforms": mine}))
     if not kept:
@@ -298,7 +311,13 @@ def _open_results(
             "plan": plan.to_json(),
             "fingerprint": fingerprint.collect(images, plan.limits, plan.platforms),
         }
+        profiles = _vm_profile_records(plan, images)
+        meta["fingerprint"]["vm_profiles"] = profiles
         writer = RunWriter.create(directory, meta)
+        from bench.platforms.profile_fit import shortfall_events
+
+        for event in shortfall_events(profiles, time.time()):
+            writer.event(event)
         _record_busy(writer, plan.platforms)
         return writer, set()
     meta, done = resume
@@ -375,6 +394,19 @@ def _finish(directory: Path, out: Output) -> None:
     click.echo(str(directory))
     if verdict and verdict.regressed:
         sys.exit(EXIT_REGRESSION)  # before the failed-trials exit 1: CI must see a regression
+
+
+def _vm_profile_records(plan: Any, images: Any) -> dict[str, Any]:
+    """What each VM profile of the run applies on this host, and what it cannot."""
+    from bench.platforms.labels import runs_root
+    from bench.platforms.libvirt import resolve_accel
+    from bench.platforms.profile_fit import run_records
+
+    if not any(profile_of(p) for p in plan.platforms):
+        return {}
+    kvm = resolve_accel(plan.accel) == "kvm"
+    dirs = (runs_root(), images.disk_raw.parent)
+    return run_records(plan.platforms, kvm, plan.limits.vcpus, plan.limits.memory_mib, dirs)
 
 
 def _record_busy(writer: Any, platforms: tuple[str, ...]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.collectors.base import Reading
 from bench.errors import BenchError, DaemonLost
+from bench.platform_names import profile_of
 from bench.platforms.base import AccelChoice, InstanceSpec, Limits, Platform, PlatformConfig
 from bench.platforms.registry import open_platform
 from bench.pool import Pool
@@ -52,6 +53,8 @@ class RunPlan:
     ready_timeout_s: float = 180.0
     # The claim experiments after the trials: (name, settings) in the order they run.
     experiments: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    # --vm-profile: each is the platform libvirt (default) or libvirt-<profile> in `platforms`
+    vm_profiles: tuple[str, ...] = ("default",)
 
     def keys(self) -> list[TrialKey]:
         return list(schedule(self.workloads, self.platforms, self.seed))
@@ -76,6 +79,7 @@ class RunPlan:
             "ready_timeout_s": self.ready_timeout_s,
             "trials": len(self.keys()),
             "experiments": {name: dict(settings) for name, settings in self.experiments},
+            "vm_profiles": list(self.vm_profiles),
             "workloads": [
                 w.model_dump(mode="json") | {"hash": w.definition_hash()} for w in self.workloads
             ],
@@ -100,6 +104,7 @@ class RunPlan:
             sample_hz=data["sample_hz"],
             ready_timeout_s=data["ready_timeout_s"],
             experiments=tuple(data.get("experiments", {}).items()),
+            vm_profiles=tuple(data.get("vm_profiles", ("default",))),
         )
 
 
@@ -291,6 +296,7 @@ def _trial(
         error=error,
         cause=cause,
         raw=tuple(io.written),
+        profile=profile_of(key.platform),
     )
 
 

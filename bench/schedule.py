@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from bench.platform_names import base_of
 from bench.results import TrialKey
 
 
@@ -42,7 +43,7 @@ def schedule(
             if round_ >= workload.repeats:
                 continue
             for platform in order:
-                if platform not in workload.platforms:
+                if base_of(platform) not in workload.platforms:  # libvirt-tuned is libvirt
                     continue
                 for index in range(workload.warmup):
                     yield TrialKey(round_, workload.name, platform, index)

@@ -31,6 +31,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats as sps
 
+from bench.platform_names import platform_key
+
 __all__ = [
     "COMPARE_COLUMNS",
     "MARKS",
@@ -462,13 +464,11 @@ def _versus_baseline(
 
 def _ordered(frame: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Workloads and metrics in order of first appearance; the baseline first among platforms,
-    the others in order of first appearance."""
+    the others in the one platform order (native, docker, libvirt, libvirt-tuned...)."""
     if frame.empty:
         return frame.reset_index(drop=True)
-    platforms = list(dict.fromkeys(frame["platform"]))
-    if baseline in platforms:
-        platforms.remove(baseline)
-        platforms.insert(0, baseline)
+    found = dict.fromkeys(str(p) for p in frame["platform"])
+    platforms = sorted(found, key=lambda p: (p != baseline, platform_key(p)))
     order = pd.DataFrame(
         {
             "w": pd.Categorical(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.platform_names import sort_platforms
 from bench.results import RunData, load_run, samples_frame
 
 
@@ -68,7 +69,7 @@ def print_summary(directory: Path, quiet: bool = False) -> None:
             " not hardware virtualisation[/]"
         )
     if len(table_data):
-        platforms = [p for p in run.meta["plan"]["platforms"] if p in set(table_data["platform"])]
+        platforms = sort_platforms(table_data["platform"].astype(str))
         table = Table(
             title=f"run {run.run_id}: median [95% CI], overhead vs native", show_lines=True
         )

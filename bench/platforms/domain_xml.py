@@ -12,7 +12,29 @@ import jinja2
 from bench.platforms.base import Limits
 from bench.platforms.labels import METADATA_URI
 
-BASE_CMDLINE = "console=ttyS0 root=/dev/vda rw quiet panic=-1"
+# {root}: the profile's disk bus decides the guest's device name (vda or sda).
+BASE_CMDLINE = "console=ttyS0 root=/dev/{root} rw quiet panic=-1"
+
+
+@dataclass(frozen=True)
+class VmDevices:
+    """What a VM profile resolved to on this host (profile_fit.fit); the default is today's
+    domain under TCG: virtio everything, QEMU's cache mode, one vCPU per cpuset CPU."""
+
+    profile: str = "default"
+    disk_bus: str = "virtio"  # virtio | sata
+    disk_cache: str = ""  # "": QEMU's default (writeback, through the host page cache)
+    disk_io: str = ""
+    net_model: str = "virtio"  # virtio | e1000 | e1000e | rtl8139
+    net_queues: int = 1
+    pin_each_vcpu: bool = True  # False: every vCPU may run on any CPU of the cpuset
+    hugepages: bool = False
+    cpu_mode: str = ""  # "": QEMU's default CPU model; host-passthrough under KVM
+
+    @property
+    def disk_dev(self) -> str:
+        """The guest's name for its root disk: virtio-blk is vda, a SATA disk is sda."""
+        return "vda" if self.disk_bus == "virtio" else "sda"
 
 
 @dataclass(frozen=True)
@@ -30,10 +52,14 @@ class DomainSpec:
     # Live-resize room (Instance.set_limits): None keeps today's domain, max = current.
     max_vcpus: int | None = None
     max_memory_mib: int | None = None
+    vm: VmDevices = VmDevices()
 
     @property
-    def pins(self) -> list[tuple[int, int]]:
-        """vCPU i runs on the i-th CPU of the cpuset, as a container's threads may."""
+    def pins(self) -> list[tuple[int, int | str]]:
+        """vCPU i runs on the i-th CPU of the cpuset, or (profile pinning "cpuset") anywhere in
+        it, as a container's threads may."""
+        if not self.vm.pin_each_vcpu:
+            return [(vcpu, self.limits.cpuset_text) for vcpu in range(len(self.limits.cpuset))]
         return list(enumerate(self.limits.cpuset))
 
     @property
@@ -43,7 +69,8 @@ class DomainSpec:
 
     @property
     def cmdline(self) -> str:
-        return f"{BASE_CMDLINE} vcbench.ip={self.address} vcbench.hostname={self.name}"
+        base = BASE_CMDLINE.format(root=self.vm.disk_dev)
+        return f"{base} vcbench.ip={self.address} vcbench.hostname={self.name}"
 
 
 @cache

@@ -13,12 +13,14 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bench.errors import BenchError, DaemonLost, InstanceTimeout, PlatformError
 from bench.images.artifacts import ImageSet
-from bench.platforms import lifecycle, network, resize
+from bench.platform_names import DEFAULT_PROFILE
+from bench.platforms import lifecycle, network, resize, run_network
 from bench.platforms.base import (
     ExecResult,
     Instance,
@@ -32,6 +34,8 @@ from bench.platforms.base import (
 from bench.platforms.domain_xml import DomainSpec, render
 from bench.platforms.guest_agent import GuestAgent
 from bench.platforms.output import MarkerLog
+from bench.platforms.profile_fit import Fitted, fit, host_facts
+from bench.platforms.vm_profile import load_profile
 from bench.proc import run
 
 DEFAULT_URI = "qemu:///system"
@@ -309,6 +313,7 @@ class LibvirtInstance(Instance):
 
 class LibvirtPlatform(Platform):
     name = "libvirt"
+    profile: ClassVar[str] = DEFAULT_PROFILE  # registry.py makes libvirt-<profile> subclasses
 
     def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config)
@@ -330,9 +335,7 @@ class LibvirtPlatform(Platform):
     def _ensure_network(self) -> network.LibvirtNetwork:
         if self._network is None:
             with lifecycle.shielded():
-                self._network = network.create_libvirt_network(
-                    self.connection(), self.config.run.run_id
-                )
+                self._network = run_network.acquire(self.connection(), self.config.run.run_id)
         return self._network
 
     def _start(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
@@ -347,13 +350,16 @@ class LibvirtPlatform(Platform):
         run_ = self.config.run
         log = res.acquire(lambda: MarkerLog(run_.log_dir / f"{name}.log", name), MarkerLog.close)
         own = run_.instance_dir(name)  # libvirt relabels what is in here, and nothing else
+        slot = res.acquire(lambda: run_network.take_address(run_.run_id),
+                           partial(run_network.give_address, run_.run_id))  # fmt: skip
+        vm = self.fit(spec, run_.instance_dir(name)).devices
         overlay = own / "disk.qcow2"
         domain_spec = DomainSpec(
             name=name, run_id=run_.run_id, domain_type="kvm" if self.accel == "kvm" else "qemu",
             limits=spec.limits, kernel=own / KERNEL, initrd=own / INITRD, overlay=overlay,
             backing=images.disk_raw,
-            network=net.name, address=str(net.guest_address(self._count - 1)),
-            max_vcpus=spec.max_vcpus, max_memory_mib=spec.max_memory_mib,
+            network=net.name, address=str(net.guest_address(slot)),
+            max_vcpus=spec.max_vcpus, max_memory_mib=spec.max_memory_mib, vm=vm,
         )  # fmt: skip
         res.acquire(lambda: _copy_boot_files(images, domain_spec), _remove_boot_files)
         started = time.perf_counter()
@@ -371,6 +377,13 @@ class LibvirtPlatform(Platform):
         del console  # kept open by res until the instance is removed: the log goes on
         return instance
 
+    def fit(self, spec: InstanceSpec, instance_dir: Path) -> Fitted:
+        """This platform's VM profile on this host (accel, huge pages, O_DIRECT)."""
+        facts = host_facts(self.accel == "kvm", (instance_dir, self.config.images.disk_raw.parent))
+        vcpus = spec.max_vcpus or spec.limits.vcpus
+        memory = spec.max_memory_mib or spec.limits.memory_mib
+        return fit(load_profile(self.profile), facts, vcpus, memory)
+
     def _destroy(self, domain: Any) -> None:
         """Destroy the domain, over a new connection if libvirtd restarted since it started."""
         if alive(domain.connect()):
@@ -386,7 +399,7 @@ class LibvirtPlatform(Platform):
 
     def close(self) -> None:
         if self._network is not None:
-            network.remove_libvirt_network(self.connection(), self._network.name)
+            run_network.release(self.connection(), self.config.run.run_id)
             self._network = None
         if self._conn is not None:
             self._conn.close()

@@ -1,12 +1,20 @@
-"""Platform name -> class, spelled out: adding a platform is one line here."""
+"""Platform name -> class, spelled out: adding a platform is one line here.
+
+The VM platform comes in one variant per VM profile: `libvirt` is the default profile,
+`libvirt-<profile>` (libvirt-tuned, libvirt-emulated) the others (bench/platform_names.py).
+"""
 
 from __future__ import annotations
 
+from functools import cache
+
 from bench.errors import BenchError
+from bench.platform_names import DEFAULT_PROFILE, profile_of, vm_platform
 from bench.platforms.base import Platform, PlatformConfig
 from bench.platforms.docker import DockerPlatform
 from bench.platforms.libvirt import LibvirtPlatform
 from bench.platforms.native import NativePlatform
+from bench.platforms.vm_profile import load_profile, profile_names
 
 PLATFORMS: dict[str, type[Platform]] = {
     "native": NativePlatform,
@@ -15,11 +23,26 @@ PLATFORMS: dict[str, type[Platform]] = {
 }
 
 
+@cache
+def vm_platform_class(profile: str) -> type[LibvirtPlatform]:
+    """The libvirt platform building its domains from one VM profile (validated here)."""
+    load_profile(profile)
+    if profile == DEFAULT_PROFILE:
+        return LibvirtPlatform
+    attrs = {"name": vm_platform(profile), "profile": profile, "__module__": __name__}
+    return type(f"LibvirtPlatform_{profile.replace('-', '_')}", (LibvirtPlatform,), attrs)
+
+
+def platform_class(name: str) -> type[Platform]:
+    if name in PLATFORMS:
+        return PLATFORMS[name]
+    if profile_of(name) in profile_names():
+        return vm_platform_class(profile_of(name))
+    variants = [vm_platform(p) for p in profile_names() if p != DEFAULT_PROFILE]
+    raise BenchError(
+        f"unknown platform {name!r}", f"choose one of {', '.join([*PLATFORMS, *variants])}"
+    )
+
+
 def open_platform(name: str, config: PlatformConfig) -> Platform:
-    try:
-        cls = PLATFORMS[name]
-    except KeyError:
-        raise BenchError(
-            f"unknown platform {name!r}", f"choose one of {', '.join(PLATFORMS)}"
-        ) from None
-    return cls(config)
+    return platform_class(name)(config)

@@ -50,6 +50,8 @@ PLATFORM_STYLE: Final = {
     "native": (OKABE_ITO["blue"], "o", "-"),
     "docker": (OKABE_ITO["orange"], "s", "--"),
     "libvirt": (OKABE_ITO["purple"], "D", ":"),
+    "libvirt-tuned": (OKABE_ITO["green"], "v", "-."),  # the VM profiles (bench/platform_names)
+    "libvirt-emulated": (OKABE_ITO["vermillion"], "X", "--"),
 }
 _OTHER_STYLE: Final = (OKABE_ITO["sky"], "^", "-.")
 PHASE_COLOURS: Final = (

@@ -94,6 +94,8 @@ PLATFORM_STYLE: Final = {
     "native": ("#0072B2", "o"),
     "docker": ("#E69F00", "s"),
     "libvirt": ("#009E73", "^"),
+    "libvirt-tuned": ("#56B4E9", "v"),  # the VM profiles (bench/platform_names)
+    "libvirt-emulated": ("#000000", "X"),
 }
 OTHER_STYLE: Final = ("#CC79A7", "D")
 STEP_COLOUR: Final = "#D55E00"

@@ -30,6 +30,7 @@ from markupsafe import Markup
 from bench import stats
 from bench.claims import assess
 from bench.paths import atomic_path, reports_dir
+from bench.platform_names import VM, base_of, platform_key
 from bench.report import charts
 from bench.report.claims_view import claim_rows
 from bench.report.references import references_for
@@ -197,7 +198,7 @@ def render_run(
         "tcg": _tcg_banner(run) if accel == "tcg" else None,
         "notices": _notices(run, frame, accel),
         "platforms": platforms,
-        "tcg_platform": "libvirt" if accel == "tcg" else "",
+        "tcg_platforms": [p for p in platforms if base_of(p) == VM] if accel == "tcg" else [],
         "groups": _groups(run, summary, platforms),
         "claims": claim_rows(assess(run)),
         "references": _references(summary, accel),
@@ -256,24 +257,22 @@ def _plan_workloads(run: RunData) -> list[dict[str, Any]]:
 
 
 def _platforms(run: RunData, frame: pd.DataFrame) -> list[str]:
-    """The plan's platforms in its order, then any the samples name besides; native first."""
+    """The plan's platforms and any the samples name besides: native first, then the one
+    platform order (docker, libvirt, libvirt-tuned, libvirt-emulated)."""
     named = [str(p) for p in _plan(run).get("platforms", [])]
-    seen = list(dict.fromkeys([*named, *frame["platform"].astype(str)]))
-    if BASELINE in seen:
-        seen.remove(BASELINE)
-        seen.insert(0, BASELINE)
-    return seen
+    seen = [*named, *frame["platform"].astype(str)]
+    return sorted(set(seen), key=lambda p: (p != BASELINE, platform_key(p)))
 
 
 def _accel(run: RunData, platforms: Sequence[str]) -> str:
     """The VM's acceleration, or "none" when no VM ran: TCG matters only for VM figures."""
-    if "libvirt" not in platforms:
+    if not any(base_of(p) == VM for p in platforms):
         return "none"
     accel = run.meta.get("fingerprint", {}).get("accel", {})
     found = accel.get("accel") if isinstance(accel, dict) else accel
     if found:
         return str(found)
-    libvirt = {t.accel for t in run.trials if t.platform == "libvirt"}
+    libvirt = {t.accel for t in run.trials if base_of(t.platform) == VM}
     return libvirt.pop() if len(libvirt) == 1 else "unknown"
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from bench.platforms.base import Limits
 from bench.platforms.domain_xml import DomainSpec, render
+from bench.platforms.profile_fit import HostFacts, fit
+from bench.platforms.vm_profile import load_profile
 
 GOLDEN = Path(__file__).parent / "golden"
 RUN = "20250101-120000-abcdef"
@@ -18,8 +20,10 @@ RUN = "20250101-120000-abcdef"
 TWO_CPUS = Limits(2, 512, (0, 1))
 
 
-def spec(domain_type: str, limits: Limits = TWO_CPUS) -> DomainSpec:
+def spec(domain_type: str, limits: Limits = TWO_CPUS, profile: str = "default") -> DomainSpec:
     name = f"vcbench-{RUN}-libvirt-1"
+    # a host with huge pages to spare: the goldens show everything a profile can apply
+    facts = HostFacts(kvm=domain_type == "kvm", hugepages_free=4096, hugetlbfs=True)
     return DomainSpec(
         name=name, run_id=RUN, domain_type=domain_type, limits=limits,
         kernel=Path(f"/state/runs/{RUN}/instances/{name}/vmlinuz"),
@@ -27,13 +31,16 @@ def spec(domain_type: str, limits: Limits = TWO_CPUS) -> DomainSpec:
         overlay=Path(f"/state/runs/{RUN}/instances/{name}/disk.qcow2"),
         backing=Path("/cache/entry/disk.raw"),
         network=f"vcbench-{RUN}-net", address="10.213.7.2/24",
+        vm=fit(load_profile(profile), facts, limits.vcpus, limits.memory_mib).devices,
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("profile", ["default", "tuned", "emulated"])
 @pytest.mark.parametrize("domain_type", ["qemu", "kvm"])
-def test_matches_golden(domain_type: str) -> None:
-    golden = GOLDEN / f"domain-{domain_type}.xml"
-    rendered = render(spec(domain_type))
+def test_matches_golden(domain_type: str, profile: str) -> None:
+    stem = "domain" if profile == "default" else f"domain-{profile}"
+    golden = GOLDEN / f"{stem}-{domain_type}.xml"
+    rendered = render(spec(domain_type, profile=profile))
     if os.environ.get("VCBENCH_UPDATE_GOLDEN") == "1":
         golden.write_text(rendered)
     assert rendered == golden.read_text()

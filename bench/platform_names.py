@@ -1,0 +1,59 @@
+"""Platform names, pure: the VM profile variants (libvirt-<profile>) and the one display order.
+
+Every table, chart and export orders platforms with `platform_key`, so native, docker,
+libvirt, libvirt-tuned, libvirt-emulated read the same way everywhere, and nothing else
+needs to know how a variant's name is spelled. Imports nothing from the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+VM = "libvirt"
+DEFAULT_PROFILE = "default"
+BASES = ("native", "docker", VM)
+# Known profiles first in this order; any other (a user's own profile file) after, by name.
+PROFILE_ORDER = (DEFAULT_PROFILE, "tuned", "emulated")
+
+
+def vm_platform(profile: str) -> str:
+    """The platform name of a VM profile: `libvirt` for the default one, else libvirt-<p>."""
+    return VM if profile == DEFAULT_PROFILE else f"{VM}-{profile}"
+
+
+def base_of(platform: str) -> str:
+    """native, docker or libvirt: what a workload's `platforms` list names."""
+    return VM if platform.startswith(f"{VM}-") else platform
+
+
+def profile_of(platform: str) -> str:
+    """The VM profile of a platform name: "default" for libvirt, "" off the VM platform."""
+    if platform == VM:
+        return DEFAULT_PROFILE
+    if platform.startswith(f"{VM}-"):
+        return platform.removeprefix(f"{VM}-")
+    return ""
+
+
+def platform_key(platform: str) -> tuple[int, int, str]:
+    """Sort key: native, docker, libvirt, its variants (default, tuned, emulated, others)."""
+    base = base_of(platform)
+    base_rank = BASES.index(base) if base in BASES else len(BASES)
+    profile = profile_of(platform)
+    rank = PROFILE_ORDER.index(profile) if profile in PROFILE_ORDER else len(PROFILE_ORDER)
+    return (base_rank, rank if base == VM else 0, platform)
+
+
+def sort_platforms(platforms: Iterable[str]) -> list[str]:
+    return sorted(set(platforms), key=platform_key)
+
+
+def expand_vm_profiles(platforms: Iterable[str], profiles: Iterable[str]) -> tuple[str, ...]:
+    """--platforms with its libvirt entry replaced by one platform per VM profile, in place."""
+    out: list[str] = []
+    for platform in platforms:
+        if platform == VM:
+            out.extend(vm_platform(p) for p in profiles)
+        else:
+            out.append(platform)
+    return tuple(dict.fromkeys(out))
