@@ -309,7 +309,7 @@ def _open_results(
             "run_id": plan.run_id,
             "created": time.time(),
             "plan": plan.to_json(),
-            "fingerprint": fingerprint.collect(images, plan.limits, plan.platforms),
+            "fingerprint": fingerprint.collect(images, plan.limits, _bases(plan.platforms)),
         }
         profiles = _vm_profile_records(plan, images)
         meta["fingerprint"]["vm_profiles"] = profiles
@@ -318,7 +318,7 @@ def _open_results(
 
         for event in shortfall_events(profiles, time.time()):
             writer.event(event)
-        _record_busy(writer, plan.platforms)
+        _record_busy(writer, _bases(plan.platforms))
         return writer, set()
     meta, done = resume
     _check_same_userland(meta, images.digest)
@@ -394,6 +394,11 @@ def _finish(directory: Path, out: Output) -> None:
     click.echo(str(directory))
     if verdict and verdict.regressed:
         sys.exit(EXIT_REGRESSION)  # before the failed-trials exit 1: CI must see a regression
+
+
+def _bases(platforms: tuple[str, ...]) -> tuple[str, ...]:
+    """native, docker, libvirt: libvirt-emulated alone still needs libvirt's versions, accel."""
+    return tuple(dict.fromkeys(base_of(p) for p in platforms))
 
 
 def _vm_profile_records(plan: Any, images: Any) -> dict[str, Any]:
