@@ -10,11 +10,11 @@ import click
 from bench.cli_types import FiniteRange
 from bench.platforms import lifecycle
 from bench.platforms.base import AccelChoice, InstanceSpec, Limits, PlatformConfig
-from bench.platforms.registry import PLATFORMS, open_platform
+from bench.platforms.registry import open_platform, platform_names
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})
-@click.option("--platform", "platform_name", type=click.Choice(list(PLATFORMS)), required=True)
+@click.option("--platform", "platform_name", type=click.Choice(platform_names()), required=True)
 @click.option("--vcpus", type=int, default=1, show_default=True)
 @click.option("--memory", "memory_mib", type=int, default=512, show_default=True,
               help="MiB.")  # fmt: skip

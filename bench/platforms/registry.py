@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 
 from bench.errors import BenchError
-from bench.platform_names import DEFAULT_PROFILE, profile_of, vm_platform
+from bench.platform_names import DEFAULT_PROFILE, profile_of, sort_platforms, vm_platform
 from bench.platforms.base import Platform, PlatformConfig
 from bench.platforms.docker import DockerPlatform
 from bench.platforms.libvirt import LibvirtPlatform
@@ -42,6 +42,11 @@ def platform_class(name: str) -> type[Platform]:
     raise BenchError(
         f"unknown platform {name!r}", f"choose one of {', '.join([*PLATFORMS, *variants])}"
     )
+
+
+def platform_names() -> list[str]:
+    """Every platform name: native, docker, libvirt and libvirt-<profile> for each profile."""
+    return sort_platforms([*PLATFORMS, *(vm_platform(p) for p in profile_names())])
 
 
 def open_platform(name: str, config: PlatformConfig) -> Platform:

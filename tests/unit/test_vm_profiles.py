@@ -22,7 +22,7 @@ from bench.platform_names import (
 from bench.platforms.base import Limits
 from bench.platforms.domain_xml import DomainSpec, render
 from bench.platforms.profile_fit import HostFacts, direct_io_works, fit, shortfall_events
-from bench.platforms.registry import platform_class, vm_platform_class
+from bench.platforms.registry import platform_class, platform_names, vm_platform_class
 from bench.platforms.vm_profile import (
     ProfileFileError,
     load_profile,
@@ -222,6 +222,9 @@ def test_the_registry_makes_one_platform_class_per_profile() -> None:
     assert platform_class("libvirt").name == "libvirt"
     with pytest.raises(BenchError, match="unknown platform 'libvirt-turbo'"):
         platform_class("libvirt-turbo")
+    assert platform_names()[:5] == [
+        "native", "docker", "libvirt", "libvirt-tuned", "libvirt-emulated",
+    ]  # fmt: skip
 
 
 # --- results -----------------------------------------------------------------------------
