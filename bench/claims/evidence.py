@@ -12,6 +12,7 @@ import pandas as pd
 
 from bench import stats
 from bench.claims.model import ClaimFigure, Outcome
+from bench.experiments.outcome import current_records, outcomes
 from bench.results import ExperimentRecord, RunData, Sample
 
 CONTAINER: Final = "docker"
@@ -36,8 +37,9 @@ class RunView:
         self.accel = vm_accel(run)
         self.tcg = self.accel == "tcg"
         self._by_experiment: dict[str, list[ExperimentRecord]] = {}
-        for record in run.experiments:
+        for record in current_records(run):  # a resumed experiment's last attempt only
             self._by_experiment.setdefault(record.experiment, []).append(record)
+        self._outcomes = outcomes(run)
         self.samples = [s for s in run.samples if s.origin == "workload" and not s.warmup]
 
     def records(self, experiment: str, metric: str | None = None) -> list[ExperimentRecord]:
@@ -46,16 +48,11 @@ class RunView:
 
     def failure(self, experiment: str) -> str | None:
         """Why the experiment's last attempt did not end well (failed, interrupted), if so."""
-        found = None
-        for event in self.run.events:
-            if event.kind == "experiment" and event.data.get("name") == experiment:
-                status = str(event.data.get("status", ""))
-                # The experiments' end events name the error "cause"; "error" is read as well.
-                why = str(event.data.get("cause") or event.data.get("error") or status)
-                lines = why.strip().splitlines()
-                first = lines[0].rstrip(":") if lines else "the experiment failed"
-                found = None if status == "ok" else first
-        return found
+        outcome = self._outcomes.get(experiment)
+        if outcome is None or outcome.status == "ok":
+            return None
+        lines = (outcome.cause or outcome.status).strip().splitlines()
+        return lines[0].rstrip(":") if lines else "the experiment failed"
 
     def has_workload(self, workload: str) -> bool:
         return any(s.workload == workload for s in self.samples)

@@ -29,8 +29,15 @@ def run_of(
     records: Iterable[ExperimentRecord] = (),
     events: Iterable[Event] = (),
 ) -> RunData:
+    """Experiments with records and no end event given end ok, as a finished run's do."""
     meta = {"run_id": "synthetic", "fingerprint": {"accel": {"accel": accel}}}
-    return RunData(Path("synthetic"), meta, (), tuple(samples), tuple(events), (), tuple(records))
+    records, events = tuple(records), tuple(events)
+    ended = {e.data.get("name") for e in events if e.kind == "experiment"}
+    events += tuple(
+        Event("experiment", f"{name} ended", data={"name": name, "status": "ok"})
+        for name in sorted({r.experiment for r in records} - ended)
+    )
+    return RunData(Path("synthetic"), meta, (), tuple(samples), events, (), records)
 
 
 def sample(
@@ -153,7 +160,7 @@ def test_a_failed_experiment_says_its_error() -> None:
     failed = Event(
         "experiment",
         "density failed",
-        data={"name": "density", "status": "failed", "error": "libvirt went away"},
+        data={"name": "density", "status": "failed", "cause": "libvirt went away"},
     )
     v = verdict_of(run_of(events=[failed]), "C6")
     assert v.verdict == "not measured in this run"
