@@ -237,21 +237,35 @@ class LibvirtInstance(Instance):
         fields = found.stdout.split()
         return int(fields[1]) if found.exit_code == 0 and len(fields) == 2 else None
 
-    def gone(self) -> bool:
-        """The domain stopped (a guest that crashed or powered itself off is destroyed)."""
+    def gone(self, settle_s: float = CONSOLE_DRAIN_S) -> bool:
+        """The guest stopped: crashed or powered itself off (and so is being destroyed).
+
+        A guest that powers off is "shutdown" while QEMU exits, and the agent's error may come
+        before libvirt even saw that: wait (bounded) for the domain to leave "running"."""
         import libvirt
 
-        try:
-            return not self.domain.isActive()
-        except libvirt.libvirtError:
-            return True  # a transient domain that stopped is no longer known at all
+        deadline = time.perf_counter() + settle_s
+        while True:
+            try:
+                state = self.domain.state()[0]
+            except libvirt.libvirtError:
+                return True  # a transient domain that stopped is no longer known at all
+            if state not in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED):
+                return bool(state != libvirt.VIR_DOMAIN_PAUSED)
+            if time.perf_counter() >= deadline:
+                return False
+            time.sleep(0.05)
 
     def lost(self, argv: Sequence[str], why: PlatformError) -> PlatformError:
         """The error for a command whose guest went away: with the console's last words."""
         if not self.gone():
             return why
         self._log.wait_ended(CONSOLE_DRAIN_S)
-        last = " | ".join(self._log.tail().splitlines()[-LOST_TAIL_LINES:])
+        try:  # the file, not the log's short tail: a panic's stack trace is long
+            lines = self.log_path.read_text(errors="replace").splitlines()[-200:]
+        except OSError:
+            lines = self._log.tail().splitlines()
+        last = " | ".join(_last_words([line.strip() for line in lines if line.strip()]))
         return PlatformError(
             f"{self.name}: the VM went away (crashed or powered off) during `{' '.join(argv)}`;"
             f" last console lines: {last}",
@@ -309,6 +323,12 @@ class LibvirtInstance(Instance):
         err = self.agent.take_file(stem + ".err")
         wall = time.perf_counter() - started
         return ExecResult(out.decode(errors="replace"), err.decode(errors="replace"), code, wall)
+
+
+def _last_words(lines: list[str]) -> list[str]:
+    """The console's last lines, led by the panic line a stack trace would push out of them."""
+    why = [line for line in lines if "Kernel panic" in line][:1]
+    return why + [line for line in lines[-LOST_TAIL_LINES:] if line not in why]
 
 
 class LibvirtPlatform(Platform):
