@@ -98,9 +98,9 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
 @click.option(
     "--vm-profile",
     "vm_profiles_text",
-    default="default",
-    show_default=True,
-    help="VM profiles (default,tuned,emulated): libvirt runs as libvirt, libvirt-<profile>.",
+    default=None,
+    help="VM profiles (default,tuned,emulated): libvirt runs as libvirt, libvirt-<profile>."
+    " [default: the suite's, else default]",
 )
 @click.option(
     "--repeats",
@@ -175,7 +175,7 @@ def run_command(
     suite: str,
     picks: tuple[str, ...],
     platforms_text: str,
-    vm_profiles_text: str,
+    vm_profiles_text: str | None,
     repeats: int | None,
     warmups: int | None,
     duration: int | None,
@@ -206,7 +206,7 @@ def run_command(
     if resume_ref:
         _resume(resume_ref, out)
         return
-    profiles = parse_profiles(vm_profiles_text)
+    profiles = parse_profiles(vm_profiles_text or _suite_profiles(suite, bool(picks)))
     platforms = expand_vm_profiles(_platforms(platforms_text), profiles)
     chosen = select(suite, picks, _overrides(repeats, warmups, duration))
     chosen = _on_platforms(chosen, platforms)
@@ -224,6 +224,12 @@ def run_command(
         vm_profiles=profiles,
     )
     _execute(plan, root / plan.run_id, None, out)
+
+
+def _suite_profiles(suite: str, custom: bool) -> str:
+    from bench.workload import load_suite
+
+    return "default" if custom else ",".join(load_suite(suite).vm_profiles)
 
 
 def _experiments(suite: str, custom: bool, text: str | None) -> tuple[Any, ...]:

@@ -158,6 +158,9 @@ class Suite(Strict):
     # The claim experiments the suite runs after its trials: name -> settings (checked
     # against bench/experiments/registry.py when the run is planned).
     experiments: Mapping[Name, Mapping[str, Any]] = {}
+    # The VM profiles the libvirt platform runs as (--vm-profile overrides): the suite that
+    # feeds the claims carries `emulated` too, for C9's para- vs full virtualisation.
+    vm_profiles: tuple[Name, ...] = ("default",)
 
 
 def _validated(data: Mapping[str, Any], origin: str) -> Workload:

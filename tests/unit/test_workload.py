@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.workload import WorkloadFileError, fill, load_all, load_workload, select
+from bench.platforms.vm_profile import parse_profiles
+from bench.workload import WorkloadFileError, fill, load_all, load_suite, load_workload, select
 
 GOOD = """
 name = "w"
@@ -40,6 +41,15 @@ def test_the_shipped_workloads_and_suites_load() -> None:
         assert select(suite)
     quick = {w.name: w for w in select("quick")}
     assert quick["cpu-sysbench"].duration < found["cpu-sysbench"].duration
+
+
+def test_the_suites_that_feed_the_claims_run_the_emulated_vm_profile_too() -> None:
+    for suite in ("quick", "full", "tiny"):
+        profiles = load_suite(suite).vm_profiles
+        assert profiles[0] == "default" and parse_profiles(",".join(profiles)) == profiles
+    assert "emulated" in load_suite("quick").vm_profiles  # C9: virtio against emulated devices
+    assert load_suite("full").vm_profiles == ("default", "tuned", "emulated")
+    assert load_suite("tiny").vm_profiles == ("default",)  # CI's end-to-end run stays small
 
 
 def test_a_good_file_loads_frozen_and_fills_its_template(tmp_path: Path) -> None:
