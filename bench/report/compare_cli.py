@@ -63,7 +63,8 @@ def compare_command(run_a: str, run_b: str, html_out: Path | None, force: bool) 
     "fmt",
     type=click.Choice(FORMATS),
     required=True,
-    help="csv/ndjson: every sample; markdown: a summary for a job summary or PR comment.",
+    help="csv/ndjson: every sample; markdown: a summary for a job summary or PR comment;"
+    " claims: the twelve claims' verdicts as JSON.",
 )
 @click.option(
     "-o",
@@ -73,7 +74,7 @@ def compare_command(run_a: str, run_b: str, html_out: Path | None, force: bool) 
     help="Write here instead of standard output.",
 )
 def export_command(run: str, fmt: str, output: Path | None) -> None:
-    """Export RUN (id, id prefix or path) as CSV, NDJSON or Markdown."""
+    """Export RUN (id, id prefix or path) as CSV, NDJSON, Markdown or the claims' JSON."""
     data = serialize(_load(run), fmt)
     if output is None:
         click.echo(data, nl=False)
