@@ -95,6 +95,21 @@ class Stat:
     ratio_low: float = math.nan
     ratio_high: float = math.nan
     verdict: str = ""
+    higher_is_better: bool = True
+
+    def direction(self) -> Literal["better", "worse", "unclear"]:
+        """Against the baseline: the rank test's verdict where it decided; else, as the other
+        claims compare figures, by the ratio's interval lying wholly on one side of 1 (with
+        3 repeats the test cannot reach p < 0.01, however far apart the figures are)."""
+        if self.verdict in ("better", "worse"):
+            return "better" if self.verdict == "better" else "worse"
+        if self.n < 2 or not (math.isfinite(self.ratio_low) and math.isfinite(self.ratio_high)):
+            return "unclear"
+        if self.ratio_low > 1.0:
+            return "better" if self.higher_is_better else "worse"
+        if self.ratio_high < 1.0:
+            return "worse" if self.higher_is_better else "better"
+        return "unclear"
 
     def figure(self, note: str = "", metric: str = "") -> ClaimFigure:
         return ClaimFigure(
@@ -135,6 +150,7 @@ def summarize_rows(
             ratio_low=float(r["ratio_low"]),
             ratio_high=float(r["ratio_high"]),
             verdict=str(r["verdict"]),
+            higher_is_better=bool(r["higher_is_better"]),
         )
         for r in table.to_dict("records")
     ]

@@ -32,6 +32,10 @@ from bench.claims.evidence import (
 from bench.claims.model import ClaimFigure, Outcome, Verdict
 from bench.results import ExperimentRecord
 
+DIRECTION_RULE: Final = (
+    "better or worse is the rank test's verdict (p < 0.01 and at least the minimum effect), or"
+    " else the ratio's 95% interval lying wholly on one side of 1"
+)
 QUICK_S: Final = 1.0  # C7: "quickly" means the change shows inside within a second
 C8_METRICS: Final = (
     ("cpu-sysbench", "events_per_s"),
@@ -155,7 +159,7 @@ def overhead(data: RunView) -> Outcome:
             (TCG_SPEED,),
             f"VM: emulated; docker worse on {_worse(container_rows)}",
         )
-    worse = sum(s.verdict == "worse" for s in vm_rows)
+    worse = sum(s.direction() == "worse" for s in vm_rows)
     verdict: Verdict = (
         "supported"
         if worse > len(vm_rows) / 2
@@ -165,18 +169,18 @@ def overhead(data: RunView) -> Outcome:
     )
     reason = (
         f"The VM is worse than native on {worse} of {len(vm_rows)} metrics"
-        f" ({_tally(vm_rows)}); the container: {containers}. Rule: worse (p < 0.01 and at least"
-        " the minimum effect) on most metrics is supported, on some partly."
+        f" ({_tally(vm_rows)}); the container: {containers}. Rule: {DIRECTION_RULE}; worse on"
+        " most metrics is supported, on some partly."
     )
-    unclear = sum(s.verdict == "inconclusive" for s in vm_rows)
+    unclear = sum(s.direction() == "unclear" for s in vm_rows)
     if unclear:
-        reason += f" {unclear} VM metric(s) are inconclusive: too few or too noisy repeats."
+        reason += f" {unclear} VM metric(s) are unclear: too few or too noisy repeats."
     key = f"VM worse on {_worse(vm_rows)}, docker on {_worse(container_rows)}"
     return Outcome(verdict, reason, figures, key=key)
 
 
 def _worse(rows: Sequence[Stat]) -> str:
-    return f"{sum(s.verdict == 'worse' for s in rows)}/{len(rows)} metrics"
+    return f"{sum(s.direction() == 'worse' for s in rows)}/{len(rows)} metrics"
 
 
 def _min_effects(data: RunView) -> dict[tuple[str, str], float]:
@@ -203,9 +207,16 @@ def _tally(rows: Sequence[Stat]) -> str:
         return "none measured"
     return ", ".join(
         f"{s.workload} {s.metric} x{s.ratio:.3g} [{s.ratio_low:.3g}, {s.ratio_high:.3g}]"
-        f" {s.verdict}"
+        f" {_judged(s)}"
         for s in rows
     )
+
+
+def _judged(s: Stat) -> str:
+    """The direction, and how it was found when the rank test could not say."""
+    if s.verdict in ("better", "worse") or s.direction() == "unclear":
+        return s.verdict
+    return f"{s.direction()} (by its interval; the rank test: {s.verdict})"
 
 
 # --- C9 para-virtualisation ----------------------------------------------------------------------
@@ -237,10 +248,12 @@ def paravirt(data: RunView) -> Outcome:
         for s in versus_emulated
     ]
     judged = [s for s in versus_emulated if math.isfinite(s.ratio)]
-    better = sum(s.verdict == "better" for s in judged)
+    better = sum(s.direction() == "better" for s in judged)
     faster = bool(judged) and better > len(judged) / 2
     vm_native = [s for s in versus_native if s.platform == VM and math.isfinite(s.ratio)]
-    slower = bool(vm_native) and sum(s.verdict == "worse" for s in vm_native) > len(vm_native) / 2
+    slower = (
+        bool(vm_native) and sum(s.direction() == "worse" for s in vm_native) > len(vm_native) / 2
+    )
     reason = (
         f"virtio is better than emulated devices on {better} of {len(judged)} metrics"
         f" (virtio over emulated: {_tally(judged)})"
@@ -257,8 +270,8 @@ def paravirt(data: RunView) -> Outcome:
         "supported" if faster and slower else "partly supported" if faster else "not supported"
     )
     reason += (
-        f"; worse than native on {sum(s.verdict == 'worse' for s in vm_native)} of"
-        f" {len(vm_native)}. Rule: most metrics must hold for each half."
+        f"; worse than native on {sum(s.direction() == 'worse' for s in vm_native)} of"
+        f" {len(vm_native)}. Rule: {DIRECTION_RULE}; most metrics must hold for each half."
     )
     key = (
         f"virtio better than emulated on {better}/{len(judged)}, worse than native on"
