@@ -157,11 +157,17 @@ def run_records(
     return out
 
 
+# Said once for the whole run by the report's TCG banner: a warning per profile would repeat it.
+SAID_BY_THE_TCG_BANNER = frozenset({"kvm.cpu_mode"})
+
+
 def shortfall_events(records: Mapping[str, Mapping[str, Any]], at: float) -> list[Event]:
-    """One warning event per thing a profile could not apply, with its advice."""
+    """One warning event per thing a profile could not apply, with its advice (what only KVM
+    gives stays in the fingerprint's not_applied, not repeated per profile)."""
     return [
         Event("warning", s["message"], s["advice"], at,
               {"code": "vm-profile-not-applied", "platform": platform, "key": s["key"]})
         for platform, record in records.items()
         for s in record["not_applied"]
+        if s["key"] not in SAID_BY_THE_TCG_BANNER
     ]  # fmt: skip
