@@ -91,10 +91,28 @@ def _read(file: IO[bytes]) -> str:
     return file.read().decode(errors="replace")
 
 
-def _kill_group(child: subprocess.Popen[bytes]) -> None:
+def _kill_group(child: subprocess.Popen[bytes], deadline_s: float = 10.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)
     child.wait()
+    # SIGKILL lands when each member is next scheduled, and the command itself is a grandchild
+    # (sh -> taskset -> nsenter): wait until no member of the group still runs, so that what
+    # exec says was killed is gone. Zombies count as gone (the host's init reaps them slowly).
+    end = time.monotonic() + deadline_s
+    while _group_alive(child.pid) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def _group_alive(pgid: int) -> bool:
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+        except (OSError, ValueError):
+            continue  # not a process, or gone meanwhile
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 class NativePlatform(Platform):
