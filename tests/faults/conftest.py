@@ -19,7 +19,7 @@ import pytest
 
 from bench.platforms import gc
 from bench.results import RunData, load_run
-from tests.integration.conftest import LIBVIRT_URI, unavailable
+from tests.integration.conftest import connect_docker, connect_libvirt
 from tests.integration.platform_support import built_images
 from tests.support.runs import only_run, start_vcbench, vcbench
 
@@ -45,37 +45,17 @@ def everything_left(docker: Any, conn: Any) -> set[str]:
     return {item.describe() for item in gc.find(docker, conn, include_alive=True).found}
 
 
-def _docker() -> Any:
-    import docker
-
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as exc:
-        unavailable("dockerd", str(exc).splitlines()[0])
-    return client
-
-
-def _libvirt() -> Any:
-    import libvirt
-
-    try:
-        return libvirt.open(LIBVIRT_URI)
-    except libvirt.libvirtError as exc:
-        unavailable("libvirtd", str(exc).splitlines()[0])
-
-
 # Per test, not per session: these tests restart the daemons, which ends every connection.
 @pytest.fixture
 def docker_client() -> Iterator[Any]:
-    client = _docker()
+    client = connect_docker()
     yield client
     client.close()
 
 
 @pytest.fixture
 def libvirt_conn() -> Iterator[Any]:
-    conn = _libvirt()
+    conn = connect_libvirt()
     yield conn
     with contextlib.suppress(Exception):
         conn.close()
@@ -84,12 +64,15 @@ def libvirt_conn() -> Iterator[Any]:
 @pytest.fixture(autouse=True)
 def nothing_left() -> Iterator[None]:
     built_images()
-    docker, conn = _docker(), _libvirt()
+    docker, conn = connect_docker(), connect_libvirt()
     before = everything_left(docker, conn)
     docker.close()
     conn.close()
     yield
-    docker, conn = _docker(), _libvirt()  # afresh: the test may have restarted the daemons
+    docker, conn = (
+        connect_docker(),
+        connect_libvirt(),
+    )  # afresh: the test may have restarted the daemons
     try:
         left = everything_left(docker, conn) - before
     finally:

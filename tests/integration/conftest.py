@@ -28,8 +28,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
+def connect_docker() -> Any:
     import docker
 
     try:
@@ -37,18 +36,28 @@ def docker_client() -> Iterator[Any]:
         client.ping()
     except Exception as exc:
         unavailable("dockerd", str(exc).splitlines()[0])
+    return client
+
+
+def connect_libvirt() -> Any:
+    import libvirt
+
+    try:
+        return libvirt.open(LIBVIRT_URI)
+    except libvirt.libvirtError as exc:
+        unavailable("libvirtd", str(exc).splitlines()[0])
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    client = connect_docker()
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
 def libvirt_conn() -> Iterator[Any]:
-    import libvirt
-
-    try:
-        conn = libvirt.open(LIBVIRT_URI)
-    except libvirt.libvirtError as exc:
-        unavailable("libvirtd", str(exc).splitlines()[0])
+    conn = connect_libvirt()
     yield conn
     conn.close()
 

@@ -8,7 +8,6 @@ import os
 import pwd
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,10 @@ from bench.platforms import labels
 from bench.platforms.base import InstanceSpec, Limits, PlatformConfig
 from bench.platforms.registry import open_platform
 from tests.integration.platform_support import built_images, leftovers_of
+from tests.support.runs import CLI, vcbench
 
-CLI = [sys.executable, "-m", "bench.cli"]
 QEMU_PIDS = Path("/run/libvirt/qemu")  # libvirtd's pid file of each running domain
 START_DEADLINE_S = 180
-
-
-def vcbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def ids(path: Path) -> tuple[int, int, int]:
