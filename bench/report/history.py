@@ -24,6 +24,7 @@ import pandas as pd
 
 from bench import stats
 from bench.paths import atomic_path
+from bench.platform_names import sort_platforms
 from bench.report.compare import (
     DEFAULT_MIN_EFFECT,
     RunInfo,
@@ -362,8 +363,9 @@ def _headline_cells(history: pd.DataFrame, run_id: str) -> dict[tuple[str, str],
     mine = history.loc[history["run_id"] == run_id]
     cells: dict[tuple[str, str], str] = {}
     for (workload, metric), frame in mine.groupby(["workload", "metric"], sort=False):
+        medians = dict(zip(frame["platform"], frame["median"], strict=True))
         cells[(str(workload), str(metric))] = " · ".join(
-            f"{p} {num(m)}" for p, m in zip(frame["platform"], frame["median"], strict=True)
+            f"{p} {num(medians[p])}" for p in sort_platforms(medians)
         )
     return cells
 

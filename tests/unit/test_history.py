@@ -240,3 +240,24 @@ def test_run_files_cannot_inject_markup_or_break_the_charts(tmp_path: Path) -> N
     page = index_html(*scan(tmp_path), tmp_path)
     assert "<b>evil</b>" not in page and "&lt;b&gt;evil&lt;/b&gt;" in page
     assert "a$b 1 to 1 over 1 runs" in page  # the chart's text alternative
+
+
+def test_headline_cells_list_platforms_in_the_one_platform_order() -> None:
+    import pandas as pd
+
+    from bench.report.history import _headline_cells
+
+    rows = [("libvirt-emulated", 337.4), ("docker", 1805.0), ("native", 1791.0), ("libvirt", 321.0)]
+    history = pd.DataFrame(
+        [
+            {"run_id": "r", "workload": "cpu", "metric": "eps", "platform": p, "median": m}
+            for p, m in rows
+        ]
+    )
+    cell = _headline_cells(history, "r")[("cpu", "eps")]
+    assert [part.split()[0] for part in cell.split(" · ")] == [
+        "native",
+        "docker",
+        "libvirt",
+        "libvirt-emulated",
+    ]
