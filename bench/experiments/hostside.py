@@ -31,11 +31,6 @@ def allocated_bytes(path: Path) -> int:
     return total
 
 
-def mem_available_bytes() -> int:
-    """The host's MemAvailable: what could be had without swapping."""
-    return int(psutil.virtual_memory().available)
-
-
 def rss_bytes(pid: int, proc: Path = PROC) -> int:
     return read_stat(pid, proc).rss_bytes
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import trials
 from bench.collectors.procfs import PROC, parse_stat
 from bench.errors import BenchError
 from bench.experiments.base import ExperimentContext
@@ -17,7 +18,6 @@ from bench.platforms.base import Instance, Limits, Platform
 from bench.results import ExperimentRecord
 
 MEMINFO = Path("/proc/meminfo")
-DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
 def chosen_platforms(ctx: ExperimentContext, wanted: str) -> Iterator[tuple[str, Platform]]:
@@ -79,12 +79,12 @@ def parse_mem_available(text: str) -> int:
     raise BenchError("/proc/meminfo has no MemAvailable line", "a Linux 3.14+ kernel has one")
 
 
-def drop_caches(path: Path = DROP_CACHES) -> bool:
+def drop_caches() -> bool:
     """Drop the page cache, dentries and inodes (as gVisor's density benchmark does), so
     MemAvailable moves with what instances hold, not with what was cached. False if not root."""
     try:
-        path.write_text("3\n")
-    except OSError:
+        trials.drop_caches()  # the cold-start trials' own: it syncs first, so dirty pages go too
+    except trials.TrialFailed:
         return False
     return True
 

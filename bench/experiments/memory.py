@@ -16,10 +16,9 @@ from typing import Any, ClassVar
 from bench.errors import BenchError
 from bench.experiments.base import ExperimentContext
 from bench.experiments.footprints import Footprint, footprint_of
-from bench.experiments.hostside import mem_available_bytes
 from bench.experiments.instances import checked, started
+from bench.experiments.loadkit import drop_caches, mem_available_bytes
 from bench.results import ExperimentRecord
-from bench.trials import TrialFailed, drop_caches
 
 NAME = "memory"
 
@@ -46,13 +45,13 @@ class MemoryExperiment:
 def _measure(
     ctx: ExperimentContext, name: str, repeat: int, touch: int, settle_s: float
 ) -> Iterator[ExperimentRecord]:
-    dropped = _drop_caches()
+    dropped = drop_caches()
     before = mem_available_bytes()
     with started(ctx, name) as instance:
         time.sleep(settle_s)
         sizes = footprint_of(instance)
         idle, pss, overhead = sizes.resident(), sizes.pss(), sizes.overhead()
-        _drop_caches()
+        drop_caches()
         after = mem_available_bytes()
         argv = ["dd", "if=/dev/zero", "of=/dev/null", f"bs={touch}M", "count=1"]
         checked(instance, argv, timeout=300)
@@ -86,11 +85,3 @@ def _detail(
         + "; whatever else the host does meanwhile lands in it: read it over repeats",
         "overhead": overhead,
     }
-
-
-def _drop_caches() -> bool:
-    try:
-        drop_caches()
-    except TrialFailed:
-        return False  # not root: the host delta then carries page-cache noise, as detail says
-    return True
