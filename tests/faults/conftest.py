@@ -114,6 +114,24 @@ def by_workload(run: RunData, workload: str) -> dict[str, Any]:
     return {t.platform: t for t in run.trials if t.workload == workload and not t.warmup}
 
 
+def failed_then_replaced(runs: Runs, fault: str, cause: str, error: str) -> dict[str, Any]:
+    """Run the fault workload then a good one on every platform: the fault's trial fails with
+    its cause and error everywhere, and the good trial runs ok on a fresh instance. The
+    fault's trials, by platform, for the caller's own checks."""
+    done = runs.run("--workload", fault, "--workload", "fault-ok")
+    assert done.returncode == 1, done.stderr[-2000:]
+    run = runs.only()
+    assert not run.warnings
+    failed, ok = by_workload(run, fault), by_workload(run, "fault-ok")
+    for platform in ("native", "docker", "libvirt"):
+        trial = failed[platform]
+        assert (trial.status, trial.cause) == ("failed", cause), trial
+        assert error in trial.error
+        assert ok[platform].status == "ok", ok[platform]
+        assert ok[platform].instance != trial.instance  # a fresh instance after the fault
+    return failed
+
+
 def one_line_error(stderr: str) -> str:
     """The single error line of a command that failed cleanly (no traceback anywhere)."""
     assert "Traceback" not in stderr, stderr

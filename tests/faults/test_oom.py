@@ -4,18 +4,10 @@ count in the VM), not as a bare exit 137; its instance is replaced."""
 
 from __future__ import annotations
 
-from tests.faults.conftest import Runs, by_workload
+from tests.faults.conftest import Runs, failed_then_replaced
 
 
 def test_a_workload_over_its_memory_limit_is_an_oom_kill_everywhere(runs: Runs) -> None:
-    done = runs.run("--workload", "fault-oom", "--workload", "fault-ok")
-    assert done.returncode == 1, done.stderr[-2000:]
-    run = runs.only()
-    assert not run.warnings
-    oom, ok = by_workload(run, "fault-oom"), by_workload(run, "fault-ok")
-    for platform in ("native", "docker", "libvirt"):
-        trial = oom[platform]
-        assert (trial.status, trial.cause) == ("failed", "oom"), trial
-        assert "killed by the OOM killer at the 256 MiB memory limit" in trial.error
-        assert ok[platform].status == "ok", ok[platform]
-        assert ok[platform].instance != trial.instance
+    failed_then_replaced(
+        runs, "fault-oom", "oom", "killed by the OOM killer at the 256 MiB memory limit"
+    )
