@@ -86,7 +86,7 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
     "--suite",
     default="full",
     show_default=True,
-    help="quick, full, or a suite in workloads/suites/.",
+    help="quick, claims, full, tiny, or another suite in workloads/suites/.",
 )
 @click.option(
     "--workload",

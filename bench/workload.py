@@ -161,6 +161,9 @@ class Suite(Strict):
     # The VM profiles the libvirt platform runs as (--vm-profile overrides): the suite that
     # feeds the claims carries `emulated` too, for C9's para- vs full virtualisation.
     vm_profiles: tuple[Name, ...] = ("default",)
+    # A suite may extend another: it takes the base's keys and replaces those it sets itself
+    # (whole keys, not merged), so `claims` is quick plus the emulated VM and the experiments.
+    extends: Name | None = None
 
 
 def _validated(data: Mapping[str, Any], origin: str) -> Workload:
@@ -268,12 +271,27 @@ def load_all(directory: Path | None = None) -> dict[str, Workload]:
 
 def load_suite(name: str, directory: Path | None = None) -> Suite:
     folder = (directory or workloads_dir()) / "suites"
+    return _load_suite(folder, name, ())
+
+
+def _load_suite(folder: Path, name: str, chain: tuple[str, ...]) -> Suite:
     path = folder / f"{name}.toml"
     if not path.exists():
         known = sorted(p.stem for p in folder.glob("*.toml"))
-        raise WorkloadFileError(f"unknown suite {name!r}", f"choose one of {', '.join(known)}")
+        what = f"suite {chain[-1]}: extends: unknown suite" if chain else "unknown suite"
+        raise WorkloadFileError(f"{what} {name!r}", f"choose one of {', '.join(known)}")
+    data = read_toml(path)
+    base = data.get("extends")
+    if isinstance(base, str):  # anything else fails validation below, with the key named
+        if base in (*chain, name):
+            loop = " -> ".join((*chain, name, base))
+            raise WorkloadFileError(f"{path}: extends: a loop ({loop})", "break the loop")
+        inherited = _load_suite(folder, base, (*chain, name)).model_dump(
+            exclude={"name", "description", "extends"}, exclude_unset=True
+        )
+        data = inherited | data
     try:
-        return Suite.model_validate(_lists_to_tuples(read_toml(path)))
+        return Suite.model_validate(_lists_to_tuples(data))
     except ValidationError as exc:
         raise WorkloadFileError(f"{path}: {_first_problem(exc)}") from None
 

@@ -126,12 +126,14 @@ def stage(config: PlatformConfig, writer: RunWriter, names: Sequence[str]) -> li
 
 
 def test_every_shipped_suite_chooses_known_experiments_with_valid_settings() -> None:
-    chosen = {s: registry.choose(load_suite(s).experiments, None, s) for s in ("full", "quick")}
+    suites = ("full", "claims", "quick")
+    chosen = {s: registry.choose(load_suite(s).experiments, None, s) for s in suites}
     assert {"kernel", "visibility", "image-size", "disk-per-instance", "memory"} <= {
         name for name, _ in chosen["full"]
     }
-    quick = dict(chosen["quick"])
-    assert quick["memory"]["touch_mib"] == 64 and quick["memory"]["settle_s"] == 1.0
+    claims = dict(chosen["claims"])
+    assert claims["memory"]["touch_mib"] == 64 and claims["memory"]["settle_s"] == 1.0
+    assert {name for name, _ in chosen["quick"]} == {"kernel", "visibility", "image-size"}
     assert registry.choose(load_suite("tiny").experiments, None, "tiny") == ()
 
 

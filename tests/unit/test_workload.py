@@ -37,19 +37,80 @@ def test_the_shipped_workloads_and_suites_load() -> None:
         "startup-cold",
         "idle-footprint",
     } <= set(found)
-    for suite in ("quick", "full", "tiny"):
+    for suite in ("quick", "claims", "full", "tiny"):
         assert select(suite)
     quick = {w.name: w for w in select("quick")}
     assert quick["cpu-sysbench"].duration < found["cpu-sysbench"].duration
 
 
 def test_the_suites_that_feed_the_claims_run_the_emulated_vm_profile_too() -> None:
-    for suite in ("quick", "full", "tiny"):
+    for suite in ("quick", "claims", "full", "tiny"):
         profiles = load_suite(suite).vm_profiles
         assert profiles[0] == "default" and parse_profiles(",".join(profiles)) == profiles
-    assert "emulated" in load_suite("quick").vm_profiles  # C9: virtio against emulated devices
+    assert load_suite("claims").vm_profiles == ("default", "emulated")  # C9
     assert load_suite("full").vm_profiles == ("default", "tuned", "emulated")
-    assert load_suite("tiny").vm_profiles == ("default",)  # CI's end-to-end run stays small
+    # CI's end-to-end run and the ten-minute first look stay on the default VM
+    assert load_suite("tiny").vm_profiles == load_suite("quick").vm_profiles == ("default",)
+
+
+def test_claims_is_quick_with_the_emulated_vm_and_every_experiment() -> None:
+    quick, claims = load_suite("quick"), load_suite("claims")
+    assert claims.extends == "quick" and claims.name == "claims"
+    assert (claims.workloads, claims.overrides) == (quick.workloads, quick.overrides)
+    assert set(quick.experiments) < set(claims.experiments) == set(load_suite("full").experiments)
+
+
+def suites(tmp_path: Path, **files: str) -> Path:
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / f"{name}.toml").write_text(text)
+    return tmp_path
+
+
+BASE = """name = "base"
+description = "the base"
+workloads = ["cpu-sysbench"]
+vm_profiles = ["default", "emulated"]
+[overrides]
+cpu-sysbench = { repeats = 2 }
+[experiments]
+kernel = {}
+"""
+
+
+def test_an_extending_suite_takes_the_base_keys_it_does_not_set(tmp_path: Path) -> None:
+    child = 'name = "child"\ndescription = "more"\nextends = "base"\n[experiments]\nmemory = {}\n'
+    folder = suites(tmp_path, base=BASE, child=child)
+    suite = load_suite("child", folder)
+    assert (suite.name, suite.description, suite.workloads) == ("child", "more", ("cpu-sysbench",))
+    assert suite.vm_profiles == ("default", "emulated") and dict(suite.overrides) == {
+        "cpu-sysbench": {"repeats": 2}
+    }
+    assert dict(suite.experiments) == {"memory": {}}  # a key it sets replaces the base's whole
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a": 'name = "a"\ndescription = "x"\nextends = "nope"'}, "suite a: extends: unknown"),
+        ({"a": 'name = "a"\ndescription = "x"\nextends = "a"'}, r"a loop \(a -> a\)"),
+        (
+            {
+                "a": 'name = "a"\ndescription = "x"\nextends = "b"',
+                "b": 'name = "b"\ndescription = "y"\nextends = "a"',
+            },
+            r"a loop \(a -> b -> a\)",
+        ),
+        ({"a": 'name = "a"\ndescription = "x"\nextends = 3\nworkloads = []'}, "extends"),
+        ({"a": 'name = "a"\ndescription = "x"\nextends = "b"', "b": "name = 1"}, "b.toml"),
+    ],
+)
+def test_a_bad_extends_is_one_line_naming_the_file_and_key(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    with pytest.raises(WorkloadFileError, match=message):
+        load_suite("a", suites(tmp_path, **files))
 
 
 def test_a_good_file_loads_frozen_and_fills_its_template(tmp_path: Path) -> None:
