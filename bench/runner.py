@@ -29,6 +29,7 @@ from bench.trials import (
     TrialIO,
     TrialSetup,
     command_trial,
+    failing_on,
     idle_trial,
     startup_trial,
 )
@@ -196,7 +197,8 @@ class Runner:
             raise TrialFailed("daemon-lost", exc.message, instance_lost=True) from None
         except BenchError as exc:
             raise TrialFailed("start-failed", exc.one_line()) from None
-        return command_trial(setup, instance)
+        with failing_on(instance):
+            return command_trial(setup, instance)
 
     def _record(
         self, key: TrialKey, w: Workload, started: float, io: TrialIO, measured: Measured
@@ -221,7 +223,17 @@ class Runner:
     def _record_failure(
         self, key: TrialKey, w: Workload, started: float, io: TrialIO, failure: TrialFailed
     ) -> Trial:
-        trial = _trial(key, w, "failed", started, io, error=failure.message, cause=failure.cause)
+        trial = _trial(
+            key,
+            w,
+            "failed",
+            started,
+            io,
+            failure.instance,
+            failure.accel,
+            error=failure.message,
+            cause=failure.cause,
+        )
         self.writer.record_trial(trial, [], [])
         self.tally.failed += 1
         if failure.cause == "start-failed":

@@ -37,6 +37,21 @@ class TrialFailed(Exception):
         self.cause = cause
         self.message = message
         self.instance_lost = instance_lost
+        # the instance it happened on, when there was one: its console log is the first
+        # thing a reader of the failure opens
+        self.instance = ""
+        self.accel = ""
+
+
+@contextmanager
+def failing_on(instance: Instance) -> Iterator[None]:
+    """A trial failure raised inside names the instance it happened on."""
+    try:
+        yield
+    except TrialFailed as failure:
+        failure.instance = failure.instance or instance.name
+        failure.accel = failure.accel or instance.accel
+        raise
 
 
 @dataclass
@@ -288,4 +303,5 @@ def started(platform: Platform, spec: InstanceSpec) -> Iterator[Instance]:
             instance = stack.enter_context(platform.start(spec))
         except BenchError as exc:
             raise TrialFailed("start-failed", exc.one_line()) from None
-        yield instance
+        with failing_on(instance):
+            yield instance

@@ -143,6 +143,8 @@ def test_a_failed_trial_is_recorded_with_its_cause_and_the_run_goes_on(
     assert tally.failed == len(failed) == 3 and tally.ok == 3
     assert {t.cause for t in failed} == {cause} and all(t.error for t in failed)
     assert "\n" not in failed[0].error
+    # the instance it failed on is named, so its console log can be found
+    assert all("-docker-" in t.instance and t.accel == "host" for t in failed)
 
 
 def test_a_platform_that_cannot_start_is_dropped_after_three_tries(make_runner: Any) -> None:
