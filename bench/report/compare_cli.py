@@ -18,8 +18,15 @@ EXIT_REGRESSION = 3
 
 
 def _load(ref: str) -> RunData:
-    """A run by id, unique id prefix (under VCBENCH_RESULTS) or path."""
-    return load_run(find_run(ref, results_dir()))
+    """A run by id, unique id prefix (under VCBENCH_RESULTS) or path.
+
+    What the reader had to skip goes to stderr: the figures below are without it, and the
+    output on stdout stays clean for a pipe.
+    """
+    run = load_run(find_run(ref, results_dir()))
+    for warning in run.warnings:
+        click.echo(f"warning: {run.run_id}: {warning}", err=True)
+    return run
 
 
 def _write(target: Path, data: bytes) -> None:

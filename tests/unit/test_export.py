@@ -99,3 +99,19 @@ def test_export_command_resolves_an_id_prefix(tmp_path: Path) -> None:
     lines = result.output.splitlines()
     assert result.exit_code == 0 and lines[0].startswith("trial_id,")
     assert len(lines) == 1 + 4  # the header, then (measured + warm-up) x (workload + collector)
+
+
+def test_export_names_what_the_reader_skipped_on_stderr_and_keeps_stdout_clean(
+    tmp_path: Path,
+) -> None:
+    directory = make_run(
+        tmp_path, "20260101-000000-aaaaaa", {("cpu-sysbench", "events_per_s", "native"): [1.0]}
+    )
+    with (directory / "samples.jsonl").open("a") as samples:
+        samples.write('{"trial_id": "torn')  # a crash mid-write
+    result = CliRunner().invoke(export_command, [str(directory), "--format", "csv"])
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1 + 4
+    assert result.stderr == (
+        "warning: 20260101-000000-aaaaaa: samples.jsonl line 5 is corrupt (a crash mid-write?)"
+        " and was skipped\n"
+    )
