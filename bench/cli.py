@@ -78,10 +78,12 @@ def _register() -> None:
     from bench.report.cli import report_command
     from bench.report.compare_cli import compare_command, export_command
     from bench.report.publish_cli import publish_command
+    from bench.retention_cli import prune_command
     from bench.run_cli import run_command, workloads_command
 
     commands = (images, exec_command, gc_command, run_command, workloads_command,
-                report_command, compare_command, export_command, publish_command)  # fmt: skip
+                report_command, compare_command, export_command, publish_command,
+                prune_command)  # fmt: skip
     for command in commands:
         cli.add_command(command)
 

@@ -211,6 +211,11 @@ OPTION_CASES = [
     (["exec", "--platform", "native", "--timeout", "-1", "true"], "--timeout"),
     (["exec", "--platform", "native", "--timeout", "nan", "true"], "--timeout"),
     (["exec", "--platform", "vmware", "true"], "--platform"),
+    (["prune", "results", "--keep-raw-days", "-1"], "--keep-raw-days"),
+    (["prune", "results", "--keep-raw-days", "nan"], "--keep-raw-days"),
+    (["prune", "results"], "--keep-raw-days"),
+    (["prune", "a-file", "--keep-raw-days", "1"], "a-file: not a directory"),
+    (["prune", "no-such-dir", "--keep-raw-days", "1"], "no-such-dir: not a directory"),
 ]
 
 
