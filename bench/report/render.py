@@ -34,7 +34,7 @@ from bench.platform_names import VM, base_of, platform_key
 from bench.report import charts
 from bench.report.claims_view import claim_rows
 from bench.report.references import references_for
-from bench.results import TIMESERIES, RunData, Sample, load_run
+from bench.results import TIMESERIES, RunData, Sample, Trial, load_run
 
 BASELINE: Final = "native"
 # The runner's own clock around a trial (start-up and teardown included): not a figure.
@@ -616,6 +616,9 @@ def _sections(
     records = _records(summary) if not summary.empty else []
     stats_of = {(str(r["workload"]), str(r["metric"]), str(r["platform"])): r for r in records}
     picks = series_trials(run)
+    trials_of: dict[str, list[Trial]] = {}
+    for t in sorted(run.trials, key=lambda t: (t.round, t.warmup, t.trial_id)):
+        trials_of.setdefault(t.workload, []).append(t)
     out = []
     for index, name in enumerate(_workload_order(run, frame)):
         plan = plans.get(name, {})
@@ -637,7 +640,7 @@ def _sections(
             if found is not None:
                 section.figures.append(found)
         section.method, section.method_text = _method(plan, run)
-        section.raw = _raw_links(run, name, platforms, links_base, files)
+        section.raw = _raw_links(trials_of.get(name, []), platforms, links_base, files)
         out.append(section)
     return out
 
@@ -866,16 +869,14 @@ def _trial_links(
 
 
 def _raw_links(
-    run: RunData,
-    workload: str,
+    trials: Sequence[Trial],
     platforms: Sequence[str],
     base: str,
     files: frozenset[str] | None,
 ) -> list[tuple[str, list[tuple[str, list[Link]]]]]:
+    """A workload's trials (in round order), by platform, with the links each one has."""
     by_platform: dict[str, list[tuple[str, list[Link]]]] = {}
-    for t in sorted(run.trials, key=lambda t: (t.round, t.warmup, t.trial_id)):
-        if t.workload != workload:
-            continue
+    for t in trials:
         links = _trial_links(t.raw, t.instance, base, files)
         if links:
             by_platform.setdefault(t.platform, []).append((t.trial_id, links))
