@@ -30,12 +30,16 @@ Decision rules (the same words are in each verdict's reason):
 - C7 elasticity: supported when every limit change measured on the container takes effect in
   under QUICK_S, median.
 - C8 overhead: under TCG "not measurable here" (the VM figures measure emulation); under KVM
-  supported when the VM is worse than native on most measured metrics, partly on some.
+  supported when the VM is worse than native on most measured metrics, partly on some;
+  inconclusive when it is worse on none but some are undecided.
 - C9 para-virtualisation: virtio (`libvirt`) better than emulated devices
   (`libvirt-emulated`) on most disk and network metrics, and worse than native; under TCG the
-  second half is not measurable, so at best "partly supported".
+  second half is not measurable, so at best "partly supported". Inconclusive while the
+  undecided metrics (too few or too noisy repeats, not "no difference") could still make the
+  majority.
 - C10 isolation: supported when, for some victim, the container's slowdown beside a noisy
-  neighbour exceeds the VM's (intervals apart) and it is below the VM's for none.
+  neighbour exceeds the VM's (intervals apart) and it is below the VM's for none; inconclusive
+  when the intervals overlap for every victim and rest on fewer than FEW repeats.
 - C11 visibility: supported when, inside the container, nproc or the memory total shows more
   than its limits (the host's), while the VM shows its own.
 - C12: one host cannot measure orchestration across hosts.

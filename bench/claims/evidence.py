@@ -111,6 +111,11 @@ class Stat:
             return "worse" if self.higher_is_better else "better"
         return "unclear"
 
+    def undecided(self) -> bool:
+        """Unclear for want of data (too few or too noisy repeats), not found equal: "no
+        difference" is a finding, since its interval rules out any difference that matters."""
+        return self.direction() == "unclear" and self.verdict != "no difference"
+
     def figure(self, note: str = "", metric: str = "") -> ClaimFigure:
         return ClaimFigure(
             self.platform,

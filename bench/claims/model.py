@@ -11,6 +11,7 @@ Verdict = Literal[
     "supported",
     "not supported",
     "partly supported",
+    "inconclusive",
     "not measurable here",
     "not measured in this run",
 ]
@@ -18,6 +19,7 @@ VERDICTS: Final[tuple[Verdict, ...]] = (
     "supported",
     "not supported",
     "partly supported",
+    "inconclusive",
     "not measurable here",
     "not measured in this run",
 )

@@ -13,6 +13,7 @@ import pandas as pd
 from bench.claims.evidence import (
     CONTAINER,
     EMULATED_VM,
+    FEW,
     NATIVE,
     TCG_SPEED,
     VM,
@@ -165,6 +166,8 @@ def overhead(data: RunView) -> Outcome:
         if worse > len(vm_rows) / 2
         else "partly supported"
         if worse
+        else "inconclusive"
+        if any(s.undecided() for s in vm_rows)
         else "not supported"
     )
     reason = (
@@ -250,6 +253,8 @@ def paravirt(data: RunView) -> Outcome:
     judged = [s for s in versus_emulated if math.isfinite(s.ratio)]
     better = sum(s.direction() == "better" for s in judged)
     faster = bool(judged) and better > len(judged) / 2
+    # a majority the undecided metrics could still make: no verdict either way
+    open_question = not faster and better + sum(s.undecided() for s in judged) > len(judged) / 2
     vm_native = [s for s in versus_native if s.platform == VM and math.isfinite(s.ratio)]
     slower = (
         bool(vm_native) and sum(s.direction() == "worse" for s in vm_native) > len(vm_native) / 2
@@ -258,14 +263,21 @@ def paravirt(data: RunView) -> Outcome:
         f"virtio is better than emulated devices on {better} of {len(judged)} metrics"
         f" (virtio over emulated: {_tally(judged)})"
     )
+    key = f"virtio better than emulated on {better}/{len(judged)}"
+    if open_question:
+        reason += (
+            "; too few or too noisy repeats to decide on enough of them. Rule:"
+            f" {DIRECTION_RULE}; a verdict only where the undecided metrics could not change it."
+        )
+        caveats = (*few_caveats(*judged), *((TCG_SPEED,) if data.tcg else ()))
+        return Outcome("inconclusive", reason, tuple(figures), caveats, key + " (undecided)")
     if data.tcg:
         verdict: Verdict = "partly supported" if faster else "not supported"
         reason += (
             "; against the real machine nothing is measurable under TCG, where every guest"
             " instruction is emulated."
         )
-        key = f"virtio better than emulated on {better}/{len(judged)}; vs native: emulated"
-        return Outcome(verdict, reason, tuple(figures), (TCG_SPEED,), key)
+        return Outcome(verdict, reason, tuple(figures), (TCG_SPEED,), key + "; vs native: emulated")
     verdict = (
         "supported" if faster and slower else "partly supported" if faster else "not supported"
     )
@@ -273,11 +285,9 @@ def paravirt(data: RunView) -> Outcome:
         f"; worse than native on {sum(s.direction() == 'worse' for s in vm_native)} of"
         f" {len(vm_native)}. Rule: {DIRECTION_RULE}; most metrics must hold for each half."
     )
-    key = (
-        f"virtio better than emulated on {better}/{len(judged)}, worse than native on"
-        f" {_worse(vm_native)}"
+    return Outcome(
+        verdict, reason, tuple(figures), key=f"{key}, worse than native on {_worse(vm_native)}"
     )
-    return Outcome(verdict, reason, tuple(figures), key=key)
 
 
 # --- C10 isolation -------------------------------------------------------------------------------
@@ -309,13 +319,22 @@ def isolation(data: RunView) -> Outcome:
     more = [v for v, c, m in compared if _apart(c, m) == "more"]
     less = [v for v, c, m in compared if _apart(c, m) == "less"]
     parts = [f"{v}: container {_slow_text(c)}, VM {_slow_text(m)}" for v, c, m in compared]
+    caveats = few_caveats(*(s for _, c, m in compared for s in (c, m)))
+    # Overlapping intervals from fewer than FEW repeats tell nothing either way.
+    few = any(s.n < FEW for _, c, m in compared for s in (c, m))
     verdict: Verdict = (
-        "supported" if more and not less else "partly supported" if more else "not supported"
+        "supported"
+        if more and not less
+        else "partly supported"
+        if more
+        else "inconclusive"
+        if not less and few
+        else "not supported"
     )
     rule = (
-        "the container loses more than the VM (intervals apart) for some victim, and less for none"
+        "the container loses more than the VM (intervals apart) for some victim, and less for"
+        f" none; with intervals that overlap everywhere and fewer than {FEW} repeats, inconclusive"
     )
-    caveats = few_caveats(*(s for _, c, m in compared for s in (c, m)))
     if data.tcg:
         caveats.append(
             "accel=tcg: a neighbour in a TCG VM works more slowly and so presses less on the"

@@ -18,6 +18,7 @@ BADGES: Final = {
     "supported": "yes",
     "not supported": "no",
     "partly supported": "partly",
+    "inconclusive": "unsure",
     "not measurable here": "na",
     "not measured in this run": "missing",
 }

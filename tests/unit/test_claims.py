@@ -379,6 +379,15 @@ def test_c8_overhead_under_kvm() -> None:
     assert ratio.unit == "x native" and ratio.value == pytest.approx(0.5, rel=0.01)
     assert ratio.low is not None and ratio.low <= ratio.value <= (ratio.high or 0)
     assert verdict_of(run_of(samples=suite(1.0)), "C8").verdict == "not supported"
+    # as fast as native, from three repeats: undecided, not "no overhead"
+    few = verdict_of(run_of(samples=suite(1.0, n=3)), "C8")
+    assert few.verdict == "inconclusive" and "unclear" in few.reason
+
+
+def test_every_verdict_has_a_badge_whose_words_are_the_verdict() -> None:
+    from bench.report.claims_view import BADGES
+
+    assert set(BADGES) == set(VERDICTS)
 
 
 def test_c8_under_tcg_is_not_measurable_but_shows_the_container_rows() -> None:
@@ -412,8 +421,14 @@ def test_c9_paravirtualisation() -> None:
     assert (
         few.verdict == "partly supported" and "better than emulated devices on 2 of 2" in few.reason
     )
+    # alike, from three repeats: undecided rather than found alike, so no verdict either way
     close = verdict_of(run_of(accel="tcg", samples=devices(1.5, 1.5, n=3)), "C9")
-    assert close.verdict == "not supported"
+    assert close.verdict == "inconclusive" and "too few or too noisy" in close.reason
+    assert any("fewer than 5 repeats" in c for c in close.caveats)
+    assert any("accel=tcg" in c for c in close.caveats)
+    # alike from six repeats: "no difference" is a finding, and the claim fails
+    alike = verdict_of(run_of(accel="tcg", samples=devices(1.5, 1.5)), "C9")
+    assert alike.verdict == "not supported"
     absent = verdict_of(
         run_of(samples=[s for s in devices(1.5, 4.0) if s.platform != "libvirt-emulated"]), "C9"
     )
@@ -462,6 +477,8 @@ def test_c10_isolation() -> None:
     assert verdict_of(run_of(records=mixed), "C10").verdict == "partly supported"
     even = isolation({("io", "docker"): 0.2, ("io", "libvirt"): 0.2})
     assert verdict_of(run_of(records=even), "C10").verdict == "not supported"
+    few = isolation({("io", "docker"): 0.2, ("io", "libvirt"): 0.2}, n=3)
+    assert verdict_of(run_of(records=few), "C10").verdict == "inconclusive"
     tcg = verdict_of(run_of(accel="tcg", records=even), "C10")
     assert any("accel=tcg" in c for c in tcg.caveats)
     one_side = isolation({("io", "docker"): 0.2})
