@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench.results import RUN_FILE, TIMESERIES, ResultsError, read_meta
+from bench.results import EVENTS, RUN_FILE, TIMESERIES, ResultsError, read_lines, read_meta
 
 BULKY: Final = ("raw", "logs", TIMESERIES)  # only a run's own page uses these
 PRUNED: Final = "pruned.json"
@@ -48,8 +48,8 @@ def to_prune(runs: Iterable[StoredRun], keep_days: float, now: float) -> list[St
 
 def find_runs(roots: Sequence[Path]) -> tuple[list[StoredRun], list[str]]:
     """Every run directory in roots, at depth one (a results dir) or two (a host per folder,
-    as the nightly store keeps them). A run whose run.json cannot be read is named in the
-    second list and left alone."""
+    as the nightly store keeps them). A run whose run.json cannot be read, or that has not
+    ended (it may be measuring now), is named in the second list and left alone."""
     found: list[StoredRun] = []
     problems: list[str] = []
     for directory in _run_dirs(roots):
@@ -58,11 +58,22 @@ def find_runs(roots: Sequence[Path]) -> tuple[list[StoredRun], list[str]]:
         except ResultsError as exc:
             problems.append(exc.one_line())
             continue
-        if isinstance(created, int | float) and not isinstance(created, bool):
-            found.append(StoredRun(directory, float(created)))
-        else:
+        if not isinstance(created, int | float) or isinstance(created, bool):
             problems.append(f"{directory}: run.json has no creation time; left alone")
+        elif not _ended(directory):
+            problems.append(f"{directory}: has not finished or been interrupted; left alone")
+        else:
+            found.append(StoredRun(directory, float(created)))
     return found, problems
+
+
+def _ended(directory: Path) -> bool:
+    """Its last start/stop event says it stopped: finished, or interrupted and not resumed."""
+    last = ""
+    for row in read_lines(directory / EVENTS, []):
+        if row.get("kind") in ("finished", "interrupted", "resumed"):
+            last = str(row["kind"])
+    return last in ("finished", "interrupted")
 
 
 def _run_dirs(roots: Sequence[Path]) -> Iterable[Path]:

@@ -21,6 +21,7 @@ def stored(directory: Path, age_days: float, *, schema: int = SCHEMA_VERSION) ->
     (directory / RUN_FILE).write_text(json.dumps(meta))
     for name in KEPT:
         (directory / name).write_text("")
+    (directory / "events.jsonl").write_text('{"kind": "finished", "message": "", "advice": ""}\n')
     (directory / "timeseries.jsonl").write_text("x" * 1000)
     for folder in ("raw", "logs"):
         (directory / folder).mkdir()
@@ -42,9 +43,13 @@ def test_runs_are_found_at_depth_one_and_two_and_an_unreadable_one_is_named(
     stored(tmp_path / "hosts" / "h1" / "r2", 2)
     stored(tmp_path / "hosts" / "h2" / "r3", 3, schema=99)
     (tmp_path / "hosts" / "h2" / "scratch").mkdir()
+    live = stored(tmp_path / "hosts" / "h2" / "r4", 4)
+    with (live / "events.jsonl").open("a") as events:  # interrupted once, measuring again now
+        events.write('{"kind": "interrupted"}\n{"kind": "resumed"}\n')
     runs, problems = find_runs([tmp_path / "flat", tmp_path / "hosts"])
     assert sorted(r.directory.name for r in runs) == ["r1", "r2"]
-    assert len(problems) == 1 and "r3" in problems[0] and "newer" in problems[0]
+    assert len(problems) == 2 and "r3" in problems[0] and "newer" in problems[0]
+    assert "r4: has not finished or been interrupted; left alone" in problems[1]
 
 
 def test_prune_removes_only_the_bulky_files_and_the_run_still_loads(tmp_path: Path) -> None:

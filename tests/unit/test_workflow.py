@@ -111,6 +111,7 @@ def incoming_run(repo: Path, host: str, run_id: str, age_days: float) -> None:
     meta = {"schema_version": 1, "run_id": run_id, "created": time.time() - age_days * 86400}
     (directory / "run.json").write_text(json.dumps(meta))
     (directory / "samples.jsonl").write_text("")
+    (directory / "events.jsonl").write_text('{"kind": "finished"}\n')
 
 
 def night(workflow: dict[Any, Any], repo: Path, number: int) -> str:
