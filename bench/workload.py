@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import string
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,8 @@ STARTUP_METRICS = ("startup_s", "create_to_running_s", "running_to_ready_s")
 GUEST_PHASE_METRICS = ("guest_kernel_s", "guest_initramfs_s", "guest_init_s", "host_to_guest_s")
 MAX_TEXT = 4096
 MAX_FILE_BYTES = 256 * 1024
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 
 
@@ -276,7 +278,8 @@ def load_suite(name: str, directory: Path | None = None) -> Suite:
 
 def _load_suite(folder: Path, name: str, chain: tuple[str, ...]) -> Suite:
     path = folder / f"{name}.toml"
-    if not path.exists():
+    # a name, never a path: nothing outside the suites folder is read
+    if not re.fullmatch(NAME_PATTERN, name) or not path.exists():
         known = sorted(p.stem for p in folder.glob("*.toml"))
         what = f"suite {chain[-1]}: extends: unknown suite" if chain else "unknown suite"
         raise WorkloadFileError(f"{what} {name!r}", f"choose one of {', '.join(known)}")

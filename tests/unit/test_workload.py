@@ -103,6 +103,7 @@ def test_an_extending_suite_takes_the_base_keys_it_does_not_set(tmp_path: Path) 
             r"a loop \(a -> b -> a\)",
         ),
         ({"a": 'name = "a"\ndescription = "x"\nextends = 3\nworkloads = []'}, "extends"),
+        ({"a": 'name = "a"\ndescription = "x"\nextends = "../a"'}, "unknown suite '../a'"),
         ({"a": 'name = "a"\ndescription = "x"\nextends = "b"', "b": "name = 1"}, "b.toml"),
     ],
 )
