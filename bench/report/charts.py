@@ -90,6 +90,7 @@ _RC: Final[dict[RcKeyType, Any]] = {
 }
 # Narrow on purpose: a phone shows the chart at about 360 px, and the text must stay legible.
 _WIDTH_IN: Final = 5.2
+LEGEND_COLUMNS: Final = 3  # what fits across _WIDTH_IN ("libvirt-emulated" is the longest)
 
 
 @dataclass(frozen=True)
@@ -335,8 +336,9 @@ def phases_chart(key: str, title: str, bars: Sequence[PhaseBar]) -> Chart:
     legend_rows = (len(names) + 1) // 2
     plot = 0.5 * len(bars)
     height = _TITLE_IN + plot + _XAXIS_IN + 0.28 * legend_rows + 0.15
+    labels_in = _label_width(b.label for b in bars)
     with _figure(key, height) as fig:
-        ax = _axes(fig, _TITLE_IN, plot, _label_width(b.label for b in bars), 0.25)
+        ax = _axes(fig, _TITLE_IN, plot, labels_in, 0.25)
         for row, bar in enumerate(bars):
             left = 0.0
             for name, seconds in bar.phases:
@@ -358,7 +360,9 @@ def phases_chart(key: str, title: str, bars: Sequence[PhaseBar]) -> Chart:
         ax.xaxis.set_major_locator(_locator())
         ax.grid(axis="x")
         ax.set_xlabel("seconds (median of the repeats)")
-        ax.set_title(title)
+        # From the figure's left edge, over the labels: above the axes alone, a long title
+        # beside long labels ("libvirt-emulated: guest clock") ran off the right edge.
+        ax.set_title(title, x=-(labels_in - 0.1) / (_WIDTH_IN - labels_in - 0.25))
         fig.legend(loc="lower center", ncols=2, bbox_to_anchor=(0.5, 0.0))
         alt = f"{title}, median seconds per phase. " + ". ".join(
             f"{b.label}: " + ", ".join(f"{n} {s:.3g} s" for n, s in b.phases) for b in bars
@@ -377,7 +381,9 @@ def bar_first_row(bars: Sequence[PhaseBar], name: str) -> int:
 def series_chart(key: str, title: str, panels: Sequence[SeriesPanel]) -> Chart:
     """Collector readings over a trial: one line per platform and panel, one legend."""
     plot = 1.35
-    legend = 0.4
+    names = list(dict.fromkeys(line.platform for panel in panels for line in panel.lines))
+    columns = min(max(len(names), 1), LEGEND_COLUMNS)
+    legend = 0.1 + 0.3 * -(-len(names) // columns)  # rows of up to three platforms
     gap = 0.12  # the panels share the x axis: only the last one labels it
     height = legend + len(panels) * (_TITLE_IN + plot + gap) - gap + _XAXIS_IN + 0.05
     with _figure(key, height) as fig:
@@ -412,8 +418,7 @@ def series_chart(key: str, title: str, panels: Sequence[SeriesPanel]) -> Chart:
                     handles.append(handle)
                     labels.append(label)
         fig.legend(
-            handles, labels, loc="upper center", ncols=max(len(labels), 1),
-            bbox_to_anchor=(0.5, 1.0),
+            handles, labels, loc="upper center", ncols=columns, bbox_to_anchor=(0.5, 1.0),
         )  # fmt: skip
         return _svg(fig, key, _series_alt(title, panels))
 
