@@ -355,8 +355,8 @@ def phases_chart(key: str, title: str, bars: Sequence[PhaseBar]) -> Chart:
             )  # fmt: skip
         ax.set_yticks(range(len(bars)), [b.label for b in bars])
         ax.set_ylim(len(bars) - 0.5, -0.5)
-        ax.set_xlim(left=0)
-        ax.margins(x=0.12)
+        longest = max((sum(s for _, s in b.phases) for b in bars), default=0.0)
+        ax.set_xlim(0, longest * 1.25 or 1.0)  # room for the total beside the longest bar
         ax.xaxis.set_major_locator(_locator())
         ax.grid(axis="x")
         ax.set_xlabel("seconds (median of the repeats)")
