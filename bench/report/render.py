@@ -578,7 +578,9 @@ def _first(
     for metric in metrics:
         found = values.get((workload, platform, metric))
         if found:
-            return f"{float(np.median(found)) / scale:.3g}"
+            value = float(np.median(found)) / scale
+            # a VM's 1,034 MiB, not 1.03e+03
+            return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
     return ""
 
 
