@@ -69,6 +69,8 @@ def harness(results: Path) -> dict[str, float]:
         "1",
         "--results",
         str(results),
+        "--reports",  # never the working directory's reports/
+        str(results / "reports"),
         "--quiet",
     ]
     subprocess.run(argv, capture_output=True, text=True, check=True)
