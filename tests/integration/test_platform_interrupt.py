@@ -12,6 +12,7 @@ from typing import Any
 from bench.platforms import labels
 from tests.integration.conftest import vcbench_domains
 from tests.integration.platform_support import built_images, leftovers_of
+from tests.support.runs import sigint_as_at_a_terminal
 
 EXEC = [sys.executable, "-m", "bench.cli", "exec", "--platform", "libvirt"]
 
@@ -34,6 +35,7 @@ def test_sigint_mid_boot_leaves_nothing(
     child = subprocess.Popen(
         [*EXEC, "--accel", "tcg", "--memory", "256", "--", "true"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        preexec_fn=sigint_as_at_a_terminal,
     )  # fmt: skip
     try:
         name = _wait_for_new_domain(libvirt_conn, before, child)

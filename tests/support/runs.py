@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,13 @@ def vcbench(
     )
 
 
+def sigint_as_at_a_terminal() -> None:
+    """In the child before exec: SIGINT back to its default. A shell starts background jobs
+    (`nohup ... &`) with SIGINT ignored, and Python keeps an ignored SIGINT ignored: the
+    interrupt tests would then measure how the test was launched, not vcbench."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_vcbench(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
     """vcbench in its own session, so a signal sent to it reaches it alone."""
     return subprocess.Popen(
@@ -36,6 +44,7 @@ def start_vcbench(*args: str, env: Mapping[str, str] | None = None) -> subproces
         text=True,
         start_new_session=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=sigint_as_at_a_terminal,
     )
 
 

@@ -108,11 +108,16 @@ def test_demux_any_chunking() -> None:
 
 class TestLifecycle:
     def test_shielded_defers_sigint_to_the_end(self) -> None:
+        # as at a terminal, whatever this pytest inherited (`nohup ... &` ignores SIGINT)
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         done = []
-        with pytest.raises(KeyboardInterrupt), lifecycle.shielded():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
-            done.append("finished")
+        try:
+            with pytest.raises(KeyboardInterrupt), lifecycle.shielded():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+                done.append("finished")
+        finally:
+            signal.signal(signal.SIGINT, previous)
         assert done == ["finished"]
 
     def test_sigterm_raises_terminated(self) -> None:
