@@ -21,6 +21,8 @@ class ProcStat:
     system_s: float
     children_s: float  # user + system of the children it waited for (and theirs, recursively)
     rss_bytes: int
+    state: str = ""  # R, S, D, Z...
+    pgrp: int = 0  # its process group
 
     @property
     def own_s(self) -> float:
@@ -39,6 +41,8 @@ def parse_stat(text: str, clk_tck: int = CLK_TCK, page_size: int = PAGE_SIZE) ->
         system_s=stime / clk_tck,
         children_s=(cutime + cstime) / clk_tck,
         rss_bytes=int(rest[21]) * page_size,
+        state=rest[0],
+        pgrp=int(rest[2]),
     )
 
 

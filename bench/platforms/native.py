@@ -104,13 +104,17 @@ def _kill_group(child: subprocess.Popen[bytes], deadline_s: float = 10.0) -> Non
 
 
 def _group_alive(pgid: int) -> bool:
-    for proc in Path("/proc").iterdir():
+    # here, not at the top: bench.collectors imports the platforms (docker.py does the same)
+    from bench.collectors.procfs import PROC, read_stat
+
+    for proc in PROC.iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            stat = (proc / "stat").read_text()
+            stat = read_stat(int(proc.name))
         except (OSError, ValueError):
-            continue  # not a process, or gone meanwhile
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            continue  # gone meanwhile
+        if stat.pgrp == pgid and stat.state != "Z":
             return True
     return False
 

@@ -448,7 +448,7 @@ class TestProcFiles:
         text = stat_line(42, 7, utime=250, stime=50, cutime=100, cstime=0, comm="a) (b")
         got = parse_stat(text, clk_tck=100, page_size=4096)
         assert got == ProcStat(ppid=7, start_ticks=1000, user_s=2.5, system_s=0.5,
-                               children_s=1.0, rss_bytes=40960)  # fmt: skip
+                               children_s=1.0, rss_bytes=40960, state="S", pgrp=42)  # fmt: skip
         assert got.own_s == 3.0
 
     def test_io(self) -> None:
