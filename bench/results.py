@@ -304,6 +304,13 @@ def read_lines(path: Path, warnings: list[str]) -> Iterator[dict[str, Any]]:
                 )
 
 
+def stops_and_starts(directory: Path) -> list[str]:
+    """The kinds of the run's start/stop events in order ("finished", "interrupted",
+    "resumed"), read without loading the samples."""
+    kinds = (row.get("kind") for row in read_lines(directory / EVENTS, []))
+    return [str(k) for k in kinds if k in ("finished", "interrupted", "resumed")]
+
+
 @dataclass(frozen=True)
 class RunData:
     directory: Path

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench.results import EVENTS, RUN_FILE, TIMESERIES, ResultsError, read_lines, read_meta
+from bench.results import RUN_FILE, TIMESERIES, ResultsError, read_meta, stops_and_starts
 
 BULKY: Final = ("raw", "logs", TIMESERIES)  # only a run's own page uses these
 PRUNED: Final = "pruned.json"
@@ -60,20 +60,11 @@ def find_runs(roots: Sequence[Path]) -> tuple[list[StoredRun], list[str]]:
             continue
         if not isinstance(created, int | float) or isinstance(created, bool):
             problems.append(f"{directory}: run.json has no creation time; left alone")
-        elif not _ended(directory):
+        elif stops_and_starts(directory)[-1:] not in (["finished"], ["interrupted"]):
             problems.append(f"{directory}: has not finished or been interrupted; left alone")
         else:
             found.append(StoredRun(directory, float(created)))
     return found, problems
-
-
-def _ended(directory: Path) -> bool:
-    """Its last start/stop event says it stopped: finished, or interrupted and not resumed."""
-    last = ""
-    for row in read_lines(directory / EVENTS, []):
-        if row.get("kind") in ("finished", "interrupted", "resumed"):
-            last = str(row["kind"])
-    return last in ("finished", "interrupted")
 
 
 def _run_dirs(roots: Sequence[Path]) -> Iterable[Path]:
@@ -95,7 +86,7 @@ def prune(run: StoredRun, now: float, keep_days: float) -> Pruned:
     removed = [name for name in BULKY if (run.directory / name).exists()]
     if not removed:
         return Pruned(run.directory, 0)
-    freed = sum(_size(run.directory / name) for name in removed)
+    freed = bulky_bytes(run)
     for name in removed:
         path = run.directory / name
         if path.is_dir() and not path.is_symlink():

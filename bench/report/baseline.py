@@ -21,7 +21,7 @@ from bench.report.compare import (
     meta_value,
     num,
 )
-from bench.results import EVENTS, RUN_FILE, ResultsError, load_run, read_lines, read_meta
+from bench.results import RUN_FILE, ResultsError, load_run, read_meta, stops_and_starts
 
 # A one-screen summary: the moved figures beyond this many are counted, not listed.
 MAX_LISTED: Final = 8
@@ -80,11 +80,6 @@ def pick_baseline(current: Mapping[str, Any], candidates: Sequence[Candidate]) -
     return max(fitting, key=lambda c: (_created(c.meta), str(c.meta.get("run_id"))), default=None)
 
 
-def _finished(directory: Path) -> bool:
-    warnings: list[str] = []
-    return any(row.get("kind") == "finished" for row in read_lines(directory / EVENTS, warnings))
-
-
 def candidates(results_root: Path, exclude: Path) -> list[Candidate]:
     """Every other run under results_root whose run.json reads; unreadable ones are no baseline."""
     found = []
@@ -94,7 +89,8 @@ def candidates(results_root: Path, exclude: Path) -> list[Candidate]:
         if directory.resolve() == exclude.resolve():
             continue
         try:
-            found.append(Candidate(directory, read_meta(directory), _finished(directory)))
+            finished = "finished" in stops_and_starts(directory)
+            found.append(Candidate(directory, read_meta(directory), finished))
         except (ResultsError, OSError):
             continue
     return found
