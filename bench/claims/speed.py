@@ -319,9 +319,10 @@ def isolation(data: RunView) -> Outcome:
     more = [v for v, c, m in compared if _apart(c, m) == "more"]
     less = [v for v, c, m in compared if _apart(c, m) == "less"]
     parts = [f"{v}: container {_slow_text(c)}, VM {_slow_text(m)}" for v, c, m in compared]
-    caveats = few_caveats(*(s for _, c, m in compared for s in (c, m)))
+    both = [s for _, c, m in compared for s in (c, m)]
+    caveats = few_caveats(*both)
     # Overlapping intervals from fewer than FEW repeats tell nothing either way.
-    few = any(s.n < FEW for _, c, m in compared for s in (c, m))
+    few = any(s.n < FEW for s in both)
     verdict: Verdict = (
         "supported"
         if more and not less
