@@ -29,8 +29,8 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats as sps
 
+from bench import gate
 from bench.platform_names import platform_key
 
 __all__ = [
@@ -91,6 +91,7 @@ COMPARE_COLUMNS: Final = (
     "p_value",
     "mark",
     "reason",
+    "armed",
 )
 
 # "better"/"worse" rather than "faster"/"slower": for a latency lower is better, and the
@@ -142,7 +143,8 @@ class _Group:
     platform: str
     unit: str
     higher_is_better: bool
-    values: FloatArray  # sorted ascending: the bootstrap and the median both want it sorted
+    values: FloatArray  # the finite values, sorted: the bootstrap and the median want it sorted
+    bad: int  # values that were not finite numbers: the gate refuses to judge them
     hashes: frozenset[str]
     accels: frozenset[str]
 
@@ -155,21 +157,16 @@ class _Group:
         return "/".join(self.key)
 
 
-def _pct(fraction: float) -> str:
-    """0.123 -> '12.3%', 0.05 -> '5%': short, but never rounds 5.1% down to a confusing 5%."""
-    return f"{fraction * 100:.3g}%"
-
-
 def _measured(samples: pd.DataFrame, needed: Sequence[str] = _NEEDED) -> pd.DataFrame:
-    """The rows that count: warm-ups dropped first, then values that are not finite numbers."""
+    """The rows that count: warm-ups dropped, values as floats (NaN where not a number: the
+    groups count them, and the gate says why it will not judge them)."""
     missing = [c for c in needed if c not in samples.columns]
     if missing:
         raise ValueError(f"samples lack column(s): {', '.join(missing)}")
     warm = samples["warmup"].fillna(False).astype(bool).to_numpy()
     values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=np.float64)
-    keep = ~warm & np.isfinite(values)
-    out = samples.iloc[np.flatnonzero(keep)].copy()
-    out["value"] = values[keep]
+    out = samples.iloc[np.flatnonzero(~warm)].copy()
+    out["value"] = values[~warm]
     return out
 
 
@@ -178,12 +175,14 @@ def _strings(column: pd.Series) -> frozenset[str]:
 
 
 def _groups(measured: pd.DataFrame) -> Iterator[tuple[_Group, pd.DataFrame]]:
-    """One group per (workload, metric, platform), in order of first appearance."""
+    """One group per (workload, metric, platform), in order of first appearance; the frame
+    holds the group's finite values."""
     if measured.empty:
         return
     for key, frame in measured.groupby(list(KEYS), sort=False):
         workload, metric, platform = (str(k) for k in key)
-        values = np.sort(frame["value"].to_numpy(dtype=np.float64))
+        raw = frame["value"].to_numpy(dtype=np.float64)
+        finite = np.isfinite(raw)
         hashes = _strings(frame["workload_hash"]) if "workload_hash" in frame else frozenset()
         accels = _strings(frame["accel"]) if "accel" in frame else frozenset()
         group = _Group(
@@ -192,11 +191,12 @@ def _groups(measured: pd.DataFrame) -> Iterator[tuple[_Group, pd.DataFrame]]:
             platform=platform,
             unit=str(frame["unit"].iloc[0]),
             higher_is_better=bool(frame["higher_is_better"].iloc[0]),
-            values=values,
+            values=np.sort(raw[finite]),
+            bad=int((~finite).sum()),
             hashes=hashes,
             accels=accels,
         )
-        yield group, frame
+        yield group, frame.loc[finite]
 
 
 def _rng(seed: int, *key: str) -> np.random.Generator:
@@ -230,6 +230,8 @@ def _boot_medians(
     the matrix: 100,000 samples across 90 groups cost milliseconds instead of seconds.
     """
     n = sorted_values.size
+    if n == 0:
+        return np.full(resamples, _NAN)
     k = (n + 1) // 2  # 1-based rank of the (lower) middle value
     u = rng.beta(k, n - k + 1, size=resamples)
     lower = np.minimum((u * n).astype(np.intp), n - 1)
@@ -248,46 +250,47 @@ def _interval(draws: FloatArray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _ratio_interval(num: FloatArray, den: FloatArray, confidence: float) -> tuple[float, float]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _interval(num / den, confidence)
-
-
-def _mwu(x: FloatArray, y: FloatArray) -> float:
-    """Two-sided Mann-Whitney U p-value: ranks only, so no normality and robust to outliers."""
-    if x.size == 0 or y.size == 0:
-        return _NAN
-    return float(sps.mannwhitneyu(x, y, alternative="two-sided").pvalue)
-
-
-def _min_p(n1: int, n2: int) -> float:
-    """The smallest two-sided p the exact MWU can give (complete separation, no ties): with
-    n = 3 and 3 it is 0.1, so no difference could ever be significant at 0.01."""
-    if n1 == 0 or n2 == 0:
-        return 1.0
-    return min(1.0, 2 / math.comb(n1 + n2, n1))
-
-
-def _worse_pct(ratio: float, higher_is_better: bool) -> float:
-    """Signed change in percent, positive = worse, whichever way the metric points."""
-    return (1.0 - ratio) * 100 if higher_is_better else (ratio - 1.0) * 100
-
-
-def _safe_ratio(a: float, b: float) -> float:
-    if not math.isfinite(a) or not math.isfinite(b):
-        return _NAN
-    if b == 0:
-        # 0 against 0 (an idle instance's CPU) is no change; anything against 0 has no ratio
-        return 1.0 if a == 0 else _NAN
-    return a / b
-
-
 def _cv(values: FloatArray) -> tuple[float, float, float]:
     """mean, sample std and CV; NaN where they are not defined (n < 2, mean 0)."""
     mean = float(values.mean()) if values.size else _NAN
     std = float(values.std(ddof=1)) if values.size >= 2 else _NAN
     cv = std / abs(mean) if values.size >= 2 and mean != 0 else _NAN
     return mean, std, cv
+
+
+def _evidence(
+    g: _Group,
+    ref: _Group,
+    boot: FloatArray,
+    ref_boot: FloatArray,
+    confidence: float,
+    names: tuple[str, str],
+) -> gate.Evidence:
+    """What the gate reads of g against ref: the ratio of medians with its bootstrap
+    interval, the U test's p, the CVs, and how many values were not numbers."""
+    n, n_ref = int(g.values.size), int(ref.values.size)
+    median_ref = _median(ref.values)
+    ratio = gate.safe_ratio(_median(g.values), median_ref)
+    ratio_low = ratio_high = _NAN
+    if n >= 2 and n_ref >= 2 and math.isfinite(ratio):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio_low, ratio_high = _interval(boot / ref_boot, confidence)
+    return gate.Evidence(
+        subject=names[0],
+        reference=names[1],
+        higher_is_better=g.higher_is_better,
+        n=n,
+        n_ref=n_ref,
+        ratio=ratio,
+        ratio_low=ratio_low,
+        ratio_high=ratio_high,
+        p_value=gate.mwu(g.values, ref.values),
+        cv=_cv(g.values)[2],
+        cv_ref=_cv(ref.values)[2],
+        bad=g.bad,
+        bad_ref=ref.bad,
+        median_ref=median_ref,
+    )
 
 
 def _effect_for(
@@ -303,163 +306,106 @@ def _effect_for(
 
 # --- summarize ---------------------------------------------------------------------------
 
+Family = Literal["none", "platform"]
+
 
 def summarize(
     samples: pd.DataFrame,
     *,
     baseline: str = "native",
-    min_effect: float = 0.03,
+    min_effect: float = gate.MIN_EFFECT,
     min_effects: Mapping[tuple[str, str], float] | None = None,
-    alpha: float = 0.01,
-    confidence: float = 0.95,
+    alpha: float = gate.ALPHA,
+    confidence: float = gate.CONFIDENCE,
     resamples: int = 2000,
     seed: int = 0,
-    cv_limit: float = 0.05,
-    min_repeats: int = 5,
+    cv_limit: float = gate.CV_LIMIT,
+    min_repeats: int = gate.MIN_REPEATS,
+    family: Family = "none",
 ) -> pd.DataFrame:
     """One row per (workload, metric, platform): the figures and a verdict against `baseline`.
 
     Columns: SUMMARY_COLUMNS. `ratio` is this platform's median over the baseline's;
     `overhead_pct` is signed, positive = worse than the baseline whatever the metric's
-    direction. `verdict` is one of VERDICTS, and `reason` says why in words.
-    `min_effects` overrides `min_effect` per (workload, metric).
+    direction. `verdict` is one of VERDICTS, from bench.gate, and `reason` says why in words.
+    `min_effects` overrides `min_effect` per (workload, metric). `family="platform"` judges
+    each platform's rows as one family (Holm): for a conclusion drawn from all of them.
     """
-    measured = _measured(samples)
-    groups = [g for g, _ in _groups(measured)]
+    policy = gate.Policy(alpha, min_effect, min_repeats, cv_limit, confidence)
+    groups = [g for g, _ in _groups(_measured(samples))]
     by_key = {g.key: g for g in groups}
     boots = {g.key: _boot_medians(g.values, resamples, _rng(seed, *g.key)) for g in groups}
 
-    rows: list[dict[str, object]] = []
+    rows = {g.key: _figures(g, boots[g.key], confidence) for g in groups}
+    compared: dict[str, list[tuple[_Group, gate.Evidence]]] = {}
     for g in groups:
         base = by_key.get((g.workload, g.metric, baseline))
-        effect = _effect_for(g.workload, g.metric, min_effect, min_effects)
-        n = int(g.values.size)
-        median = _median(g.values)
-        mean, std, cv = _cv(g.values)
-        ci_low, ci_high = _interval(boots[g.key], confidence) if n >= 2 else (_NAN, _NAN)
-        row: dict[str, object] = {
-            "workload": g.workload,
-            "metric": g.metric,
-            "platform": g.platform,
-            "unit": g.unit,
-            "higher_is_better": g.higher_is_better,
-            "n": n,
-            "median": median,
-            "mean": mean,
-            "std": std,
-            "cv": cv,
-            "ci_low": ci_low,
-            "ci_high": ci_high,
-        }
+        row = rows[g.key]
         if g.platform == baseline:
-            row.update(
-                ratio=1.0,
-                ratio_low=1.0,
-                ratio_high=1.0,
-                overhead_pct=0.0,
-                p_value=_NAN,
-                verdict="baseline",
-                reason="baseline platform",
-            )
+            row.update(_BASELINE_ROW)
         elif base is None:
-            row.update(
-                ratio=_NAN,
-                ratio_low=_NAN,
-                ratio_high=_NAN,
-                overhead_pct=_NAN,
-                p_value=_NAN,
-                verdict="inconclusive",
-                reason=f"no {baseline} samples to compare with",
-            )
+            row.update(_NO_BASELINE_ROW, reason=f"no {baseline} samples to compare with")
         else:
-            row.update(
-                _versus_baseline(
-                    g,
-                    base,
-                    boots[g.key],
-                    boots[base.key],
-                    baseline=baseline,
-                    min_effect=effect,
-                    alpha=alpha,
-                    confidence=confidence,
-                    cv_limit=cv_limit,
-                    min_repeats=min_repeats,
-                )
+            ev = _evidence(
+                g, base, boots[g.key], boots[base.key], confidence, (g.platform, baseline)
             )
-        rows.append(row)
+            row.update(
+                ratio=ev.ratio,
+                ratio_low=ev.ratio_low,
+                ratio_high=ev.ratio_high,
+                overhead_pct=ev.worse_pct,
+                p_value=ev.p_value,
+            )
+            compared.setdefault(g.platform if family == "platform" else "/".join(g.key), []).append(
+                (g, ev)
+            )
+    for members in compared.values():
+        effects = [_effect_for(g.workload, g.metric, min_effect, min_effects) for g, _ in members]
+        decisions = gate.decide_family([ev for _, ev in members], policy, min_effects=effects)
+        for (g, _), decision in zip(members, decisions, strict=True):
+            rows[g.key].update(verdict=decision.call, reason=decision.reason)
 
-    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    frame = pd.DataFrame(list(rows.values()), columns=list(SUMMARY_COLUMNS))
     return _ordered(frame, baseline)
 
 
-def _versus_baseline(
-    g: _Group,
-    base: _Group,
-    boot: FloatArray,
-    base_boot: FloatArray,
-    *,
-    baseline: str,
-    min_effect: float,
-    alpha: float,
-    confidence: float,
-    cv_limit: float,
-    min_repeats: int,
-) -> dict[str, object]:
-    n, nb = int(g.values.size), int(base.values.size)
-    ratio = _safe_ratio(_median(g.values), _median(base.values))
-    if n >= 2 and nb >= 2:
-        ratio_low, ratio_high = _ratio_interval(boot, base_boot, confidence)
-    else:
-        ratio_low = ratio_high = _NAN
-    overhead = _worse_pct(ratio, g.higher_is_better)
-    p = _mwu(g.values, base.values)
-    out: dict[str, object] = {
-        "ratio": ratio,
-        "ratio_low": ratio_low,
-        "ratio_high": ratio_high,
-        "overhead_pct": overhead,
-        "p_value": p,
-    }
-    size = abs(ratio - 1.0)
-    if p < alpha and size >= min_effect:
-        word = "worse" if overhead > 0 else "better"
-        out["verdict"] = word
-        out["reason"] = f"p={p:.2g} < {alpha:g} and {_pct(size)} {word} (>= {_pct(min_effect)})"
-        return out
+_BASELINE_ROW: Final = {
+    "ratio": 1.0,
+    "ratio_low": 1.0,
+    "ratio_high": 1.0,
+    "overhead_pct": 0.0,
+    "p_value": _NAN,
+    "verdict": "baseline",
+    "reason": "baseline platform",
+}
+_NO_BASELINE_ROW: Final = {
+    "ratio": _NAN,
+    "ratio_low": _NAN,
+    "ratio_high": _NAN,
+    "overhead_pct": _NAN,
+    "p_value": _NAN,
+    "verdict": "inconclusive",
+}
 
-    problems: list[str] = []
-    if not math.isfinite(ratio):
-        problems.append(f"{baseline} median is 0 or not finite: no ratio")
-    for who, count in ((g.platform, n), (baseline, nb)):
-        if count < min_repeats:
-            problems.append(f"{who} n={count} < {min_repeats} repeats")
-    if _min_p(n, nb) >= alpha:
-        problems.append(f"MWU cannot reach p<{alpha:g} with n={n} and {nb}")
-    for who, values in ((g.platform, g.values), (baseline, base.values)):
-        cv = _cv(values)[2]
-        if cv > cv_limit:
-            problems.append(f"{who} CV {_pct(cv)} > {_pct(cv_limit)}")
-    # Equivalence: "no difference" only when the interval rules out a difference that matters.
-    if (
-        not problems
-        and math.isfinite(ratio_low)
-        and math.isfinite(ratio_high)
-        and (ratio_low < 1.0 - min_effect or ratio_high > 1.0 + min_effect)
-    ):
-        problems.append(
-            f"ratio interval {ratio_low:.3g}-{ratio_high:.3g} reaches past"
-            f" +-{_pct(min_effect)}: more repeats would narrow it"
-        )
-    if problems:
-        out["verdict"] = "inconclusive"
-        out["reason"] = "; ".join(problems)
-    elif p < alpha:
-        out["verdict"] = "no difference"
-        out["reason"] = f"shift {_pct(size)} < {_pct(min_effect)} minimum effect (p={p:.2g})"
-    else:
-        out["verdict"] = "no difference"
-        out["reason"] = f"p={p:.2g} >= {alpha:g}; ratio interval within +-{_pct(min_effect)}"
-    return out
+
+def _figures(g: _Group, boot: FloatArray, confidence: float) -> dict[str, object]:
+    n = int(g.values.size)
+    mean, std, cv = _cv(g.values)
+    ci_low, ci_high = _interval(boot, confidence) if n >= 2 else (_NAN, _NAN)
+    return {
+        "workload": g.workload,
+        "metric": g.metric,
+        "platform": g.platform,
+        "unit": g.unit,
+        "higher_is_better": g.higher_is_better,
+        "n": n,
+        "median": _median(g.values),
+        "mean": mean,
+        "std": std,
+        "cv": cv,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+    }
 
 
 def _ordered(frame: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -491,21 +437,24 @@ def compare(
     a: pd.DataFrame,
     b: pd.DataFrame,
     *,
-    alpha: float = 0.01,
-    min_effect: float = 0.03,
+    alpha: float = gate.ALPHA,
+    min_effect: float = gate.MIN_EFFECT,
     min_effects: Mapping[tuple[str, str], float] | None = None,
     resamples: int = 2000,
     seed: int = 0,
-    confidence: float = 0.95,
+    confidence: float = gate.CONFIDENCE,
+    min_repeats: int = gate.MIN_REPEATS,
 ) -> pd.DataFrame:
     """Run b against run a, per (workload, metric, platform) present in both, like asv compare.
 
     Columns: COMPARE_COLUMNS. `ratio` is b's median over a's; `change_pct` is signed,
     positive = b is worse than a whatever the metric's direction. `mark` is one of MARKS:
     "not comparable" when the workload's definition (workload_hash) changed between the runs,
-    or the unit, direction or VM acceleration differs; too few samples to reach alpha is
-    "not significant", with that reason.
+    or the unit, direction or VM acceleration differs; otherwise bench.gate decides, and
+    anything short of "better"/"worse" is "not significant" with the gate's reason. `armed`
+    says whether the gate could have called a change at all with these repeats.
     """
+    policy = gate.Policy(alpha, min_effect, min_repeats, gate.CV_LIMIT, confidence)
     needed = (*_NEEDED, "workload_hash")
     groups_a = [g for g, _ in _groups(_measured(a, needed))]
     groups_b = {g.key: g for g, _ in _groups(_measured(b, needed))}
@@ -517,53 +466,18 @@ def compare(
         gb = groups_b.get(ga.key)
         if gb is None:
             continue
-        na, nb = int(ga.values.size), int(gb.values.size)
-        median_a, median_b = _median(ga.values), _median(gb.values)
-        ratio = _safe_ratio(median_b, median_a)
-        if na >= 2 and nb >= 2:
-            boot_a = _boot_medians(ga.values, resamples, _rng(seed, "a", *ga.key))
-            boot_b = _boot_medians(gb.values, resamples, _rng(seed, "b", *gb.key))
-            ratio_low, ratio_high = _ratio_interval(boot_b, boot_a, confidence)
-        else:
-            ratio_low = ratio_high = _NAN
-        change = _worse_pct(ratio, ga.higher_is_better)
-        p = _mwu(gb.values, ga.values)
+        boot_a = _boot_medians(ga.values, resamples, _rng(seed, "a", *ga.key))
+        boot_b = _boot_medians(gb.values, resamples, _rng(seed, "b", *gb.key))
+        ev = _evidence(gb, ga, boot_b, boot_a, confidence, ("run b", "run a"))
         effect = _effect_for(ga.workload, ga.metric, min_effect, min_effects)
-
-        problems: list[str] = []
-        ha, hb = hashes_a[ga.workload], hashes_b[ga.workload]
-        if ha != hb:
-            problems.append(
-                f"workload definition changed: hash {','.join(sorted(ha)) or '-'}"
-                f" -> {','.join(sorted(hb)) or '-'}"
-            )
-        if ga.unit != gb.unit:
-            problems.append(f"unit {ga.unit} -> {gb.unit}")
-        if ga.higher_is_better != gb.higher_is_better:
-            problems.append("direction (higher_is_better) changed")
-        if ga.accels != gb.accels:
-            problems.append(
-                f"accel {','.join(sorted(ga.accels)) or '-'}"
-                f" -> {','.join(sorted(gb.accels)) or '-'}"
-            )
-        if not math.isfinite(ratio):
-            problems.append("run a's median is 0 or not finite: no ratio")
-
-        size = abs(ratio - 1.0)
+        problems = _unlike(ga, gb, hashes_a[ga.workload], hashes_b[ga.workload])
+        decision = gate.decide(ev, policy, min_effect=effect)
         if problems:
             mark, reason = "not comparable", "; ".join(problems)
-        elif _min_p(na, nb) >= alpha:
-            # Like things, too few of them: no change can be shown, which is not "unlike".
-            mark = "not significant"
-            reason = (f"MWU cannot reach p<{alpha:g} with n={na} and {nb}:"
-                      " raise --repeats to detect a change")  # fmt: skip
-        elif p < alpha and size >= effect:
-            mark = "worse" if change > 0 else "better"
-            reason = f"p={p:.2g} < {alpha:g} and {_pct(size)} {mark} (>= {_pct(effect)})"
-        elif p < alpha:
-            mark, reason = "not significant", f"shift {_pct(size)} < {_pct(effect)} (p={p:.2g})"
+        elif decision.call in ("better", "worse"):
+            mark, reason = decision.call, decision.reason
         else:
-            mark, reason = "not significant", f"p={p:.2g} >= {alpha:g}"
+            mark, reason = "not significant", decision.reason
         rows.append(
             {
                 "workload": ga.workload,
@@ -571,20 +485,42 @@ def compare(
                 "platform": ga.platform,
                 "unit": ga.unit,
                 "higher_is_better": ga.higher_is_better,
-                "n_a": na,
-                "n_b": nb,
-                "median_a": median_a,
-                "median_b": median_b,
-                "ratio": ratio,
-                "ratio_low": ratio_low,
-                "ratio_high": ratio_high,
-                "change_pct": change,
-                "p_value": p,
+                "n_a": ev.n_ref,
+                "n_b": ev.n,
+                "median_a": _median(ga.values),
+                "median_b": _median(gb.values),
+                "ratio": ev.ratio,
+                "ratio_low": ev.ratio_low,
+                "ratio_high": ev.ratio_high,
+                "change_pct": ev.worse_pct,
+                "p_value": ev.p_value,
                 "mark": mark,
                 "reason": reason,
+                "armed": decision.armed and not problems,
             }
         )
     return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+
+
+def _unlike(
+    ga: _Group, gb: _Group, hashes_a: frozenset[str], hashes_b: frozenset[str]
+) -> list[str]:
+    """Why a's and b's figures measure different things, if they do."""
+    problems: list[str] = []
+    if hashes_a != hashes_b:
+        problems.append(
+            f"workload definition changed: hash {','.join(sorted(hashes_a)) or '-'}"
+            f" -> {','.join(sorted(hashes_b)) or '-'}"
+        )
+    if ga.unit != gb.unit:
+        problems.append(f"unit {ga.unit} -> {gb.unit}")
+    if ga.higher_is_better != gb.higher_is_better:
+        problems.append("direction (higher_is_better) changed")
+    if ga.accels != gb.accels:
+        problems.append(
+            f"accel {','.join(sorted(ga.accels)) or '-'} -> {','.join(sorted(gb.accels)) or '-'}"
+        )
+    return problems
 
 
 def _hashes_by_workload(groups: Sequence[_Group]) -> dict[str, frozenset[str]]:
@@ -632,7 +568,7 @@ def stability_warnings(
                 StatWarning(
                     "high-cv",
                     g.subject,
-                    f"CV {_pct(cv)} > {_pct(cv_limit)}: the repeats disagree",
+                    f"CV {gate.pct(cv)} > {gate.pct(cv_limit)}: the repeats disagree",
                     "close other programs, pin CPUs, raise repeats or duration",
                 )
             )
@@ -691,14 +627,14 @@ def _slow_first(g: _Group, frame: pd.DataFrame) -> list[StatWarning]:
     # Worse by more than the noise could explain (3 CVs of the rest), and by at least 10%.
     _, _, rest_cv = _cv(rest)
     limit = max(_SLOW_FIRST_CVS * (rest_cv if math.isfinite(rest_cv) else 0.0), _SLOW_FIRST_MIN)
-    worse = _worse_pct(float(np.median(first)) / rest_median, g.higher_is_better) / 100
+    worse = gate.worse_pct(float(np.median(first)) / rest_median, g.higher_is_better) / 100
     if worse <= limit:
         return []
     return [
         StatWarning(
             "slow-first",
             g.subject,
-            f"the first measured repeat (round {first_round}) is {_pct(worse)} worse than the"
+            f"the first measured repeat (round {first_round}) is {gate.pct(worse)} worse than the"
             f" median of the rest",
             "it still pays start-up costs (cold caches, page faults, CPU frequency ramp-up):"
             " raise warmup so that they fall on the warm-up runs",
@@ -746,7 +682,7 @@ def run_warnings(
 
 
 def change_points(
-    values: Sequence[float], *, min_effect: float = 0.03, min_size: int = 2
+    values: Sequence[float], *, min_effect: float = gate.MIN_EFFECT, min_size: int = 2
 ) -> list[int]:
     """Indices where a history series steps (the index of the first value after the step).
 

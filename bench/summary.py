@@ -12,22 +12,13 @@ from bench.results import RunData, load_run, samples_frame
 
 def summary_frame(run: RunData) -> Any:
     """The statistics of a run's workload metrics (collector series are the report's)."""
-    from bench import stats
+    from bench import gate, stats
 
     frame = samples_frame(run)
-    frame = frame[(frame["origin"] == "workload") & (frame["metric"] != "wall_s")]
+    frame = frame[(frame["origin"] == "workload") & ~frame["metric"].isin(gate.EXCLUDED_METRICS)]
     if frame.empty:
         return frame
-    return stats.summarize(frame, min_effects=_min_effects(run))
-
-
-def _min_effects(run: RunData) -> dict[tuple[str, str], float]:
-    found = {}
-    for w in run.meta.get("plan", {}).get("workloads", []):
-        for metric, spec in w.get("metrics", {}).items():
-            if spec.get("min_effect"):
-                found[(w["name"], metric)] = float(spec["min_effect"])
-    return found
+    return stats.summarize(frame, min_effects=gate.min_effects(run.meta))
 
 
 def _cell(row: Any) -> str:

@@ -10,8 +10,8 @@ from typing import Any, Final, Literal
 
 import pandas as pd
 
-from bench import stats
-from bench.claims.model import ClaimFigure, Outcome
+from bench import gate, stats
+from bench.claims.model import ClaimFigure, Outcome, Verdict
 from bench.experiments.outcome import current_records, outcomes
 from bench.results import ExperimentRecord, RunData, Sample
 
@@ -19,7 +19,7 @@ CONTAINER: Final = "docker"
 VM: Final = "libvirt"
 NATIVE: Final = "native"
 EMULATED_VM: Final = "libvirt-emulated"
-FEW: Final = 5  # below this many repeats an interval is rough (stats' few-repeats warning)
+FEW: Final = gate.MIN_REPEATS  # below this many repeats the gate gives no verdict
 TCG_SPEED: Final = (
     "accel=tcg: the VM figures are emulation, not virtualisation; they do not say what a VM"
     " costs under KVM"
@@ -94,27 +94,21 @@ class Stat:
     ratio: float = math.nan
     ratio_low: float = math.nan
     ratio_high: float = math.nan
-    verdict: str = ""
+    verdict: str = ""  # the gate's call against the reference (bench.gate)
     higher_is_better: bool = True
+    reason: str = ""  # the gate's reason
 
     def direction(self) -> Literal["better", "worse", "unclear"]:
-        """Against the baseline: the rank test's verdict where it decided; else, as the other
-        claims compare figures, by the ratio's interval lying wholly on one side of 1 (with
-        3 repeats the test cannot reach p < 0.01, however far apart the figures are)."""
-        if self.verdict in ("better", "worse"):
-            return "better" if self.verdict == "better" else "worse"
-        if self.n < 2 or not (math.isfinite(self.ratio_low) and math.isfinite(self.ratio_high)):
-            return "unclear"
-        if self.ratio_low > 1.0:
-            return "better" if self.higher_is_better else "worse"
-        if self.ratio_high < 1.0:
-            return "worse" if self.higher_is_better else "better"
-        return "unclear"
+        """Against the reference, as the gate (bench.gate) called it; nothing else decides."""
+        if self.verdict == "better":
+            return "better"
+        return "worse" if self.verdict == "worse" else "unclear"
 
     def undecided(self) -> bool:
-        """Unclear for want of data (too few or too noisy repeats), not found equal: "no
-        difference" is a finding, since its interval rules out any difference that matters."""
-        return self.direction() == "unclear" and self.verdict != "no difference"
+        """Unclear for want of data (too few or too noisy repeats, bad numbers), not found
+        equal: "no difference" is a finding, since its interval rules out any difference
+        that matters."""
+        return self.verdict == "inconclusive"
 
     def figure(self, note: str = "", metric: str = "") -> ClaimFigure:
         return ClaimFigure(
@@ -156,14 +150,15 @@ def summarize_rows(
             ratio_high=float(r["ratio_high"]),
             verdict=str(r["verdict"]),
             higher_is_better=bool(r["higher_is_better"]),
+            reason=str(r["reason"]),
         )
         for r in table.to_dict("records")
     ]
 
 
-def record_stats(records: Iterable[ExperimentRecord]) -> dict[tuple[str, str], Stat]:
-    """Median and interval per (platform, metric) of records' numeric values."""
-    rows = [
+def record_rows(records: Iterable[ExperimentRecord]) -> list[dict[str, Any]]:
+    """Records' numeric values as summarize() rows (lower is better: bytes and seconds)."""
+    return [
         {
             "workload": r.experiment,
             "metric": r.metric,
@@ -173,40 +168,101 @@ def record_stats(records: Iterable[ExperimentRecord]) -> dict[tuple[str, str], S
             "higher_is_better": False,
         }
         for r in records
-        if r.value is not None and math.isfinite(r.value)
+        if r.value is not None
     ]
-    return {(s.platform, s.metric): s for s in summarize_rows(rows)}
 
 
-Order = Literal["below", "above", "overlap"]
+def record_stats(records: Iterable[ExperimentRecord]) -> dict[tuple[str, str], Stat]:
+    """Median and interval per (platform, metric) of records' numeric values."""
+    return {(s.platform, s.metric): s for s in summarize_rows(record_rows(records))}
 
 
-def order(a: Stat, b: Stat) -> Order:
-    """Where a lies against b: apart by their intervals; with a single repeat on either side,
-    by the values themselves (the caller adds the caveat)."""
-    if a.n >= 2 and b.n >= 2 and math.isfinite(a.high) and math.isfinite(b.low):
-        if a.high < b.low:
-            return "below"
-        if a.low > b.high:
-            return "above"
-        return "overlap"
-    if a.median < b.median:
-        return "below"
-    return "above" if a.median > b.median else "overlap"
+Pair = tuple[str, str]
+
+
+def versus(
+    rows: Sequence[Mapping[str, Any]], subject: str, reference: str
+) -> tuple[dict[Pair, Stat], dict[Pair, Stat]]:
+    """The subject platform's figures judged against the reference platform's by the gate,
+    as one family (Holm): a claim rests on all of them together. Keyed by (workload,
+    metric): the subject's Stats that have a reference, and the reference's."""
+    wanted = [r for r in rows if r["platform"] in (subject, reference)]
+    found = summarize_rows(wanted, baseline=reference, family="platform")
+    theirs = {(s.workload, s.metric): s for s in found if s.platform == reference}
+    mine = {
+        (s.workload, s.metric): s
+        for s in found
+        if s.platform == subject and (s.workload, s.metric) in theirs
+    }
+    return mine, theirs
+
+
+Need = Literal["all", "majority", "any"]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How a family of gate verdicts bears on a claim that expects one direction."""
+
+    hits: int  # in the claim's direction: better or worse as the claim says
+    against: int  # significantly the other way
+    equal: int  # "no difference": a difference that matters ruled out
+    undecided: int  # inconclusive: too few, too noisy or bad numbers
+    total: int
+
+    def text(self) -> str:
+        parts = [f"{self.hits} of {self.total} as claimed"]
+        parts += [
+            f"{count} {word}"
+            for count, word in (
+                (self.against, "the other way"),
+                (self.equal, "no difference"),
+                (self.undecided, "undecided"),
+            )
+            if count
+        ]
+        return ", ".join(parts)
+
+
+def tally(found: Iterable[Stat], expected: Literal["better", "worse"]) -> Tally:
+    verdicts = [s.verdict for s in found]
+    other = "worse" if expected == "better" else "better"
+    return Tally(
+        hits=verdicts.count(expected),
+        against=verdicts.count(other),
+        equal=verdicts.count("no difference"),
+        undecided=sum(v not in (expected, other, "no difference") for v in verdicts),
+        total=len(verdicts),
+    )
+
+
+def claim_verdict(t: Tally, need: Need) -> Verdict:
+    """A claim's verdict from its family's gate verdicts, the one rule for every claim.
+
+    supported: as many hits as the claim needs (all, a majority, or any and none against);
+    inconclusive: not that many, but the undecided could still make up the difference;
+    partly supported: some hits; not supported: none, with nothing left undecided.
+    "supported" and "partly supported" both need a hit, and a hit is a Holm-controlled
+    "better"/"worse": an A/A run reaches either at most alpha of the time."""
+    wanted = {"all": t.total, "majority": t.total // 2 + 1, "any": 1}[need]
+    if t.total and t.hits >= wanted and not (need == "any" and t.against):
+        return "supported"
+    if t.undecided and t.hits + t.undecided >= wanted:
+        return "inconclusive"
+    if t.hits:
+        return "partly supported"
+    return "not supported"
 
 
 def few_caveats(*found: Stat) -> list[str]:
-    """Caveats for small samples: no interval at all, or a rough one."""
-    out = []
-    single = sorted({f"{s.platform} {s.metric}" for s in found if s.n < 2})
-    if single:
-        out.append(
-            f"one repeat only, no interval ({', '.join(single)}): values compared as they are"
-        )
-    few = sorted({f"{s.platform} {s.metric} n={s.n}" for s in found if 2 <= s.n < FEW})
-    if few:
-        out.append(f"fewer than {FEW} repeats ({', '.join(few)}): the intervals are rough")
-    return out
+    """A caveat for figures too few for the gate: it judges none of them."""
+    few = sorted({f"{s.platform} {s.metric} n={s.n}" for s in found if s.n < FEW})
+    if not few:
+        return []
+    return [
+        f"fewer than {FEW} repeats ({', '.join(few)}): the gate gives these no verdict, so"
+        " they can leave the claim only inconclusive"
+    ]
 
 
 def num(value: float, unit: str = "") -> str:
@@ -222,6 +278,14 @@ def num(value: float, unit: str = "") -> str:
     return f"{value:.4g}" + (f" {unit}" if unit else "")
 
 
+def n_span(found: Sequence[Stat]) -> str:
+    """The repeats figures rest on: "n=5", or "n=3-8" where they differ."""
+    ns = sorted({s.n for s in found})
+    if not ns:
+        return "n=0"
+    return f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+
+
 def with_interval(s: Stat) -> str:
     text = num(s.median, s.unit)
     if s.n >= 2 and math.isfinite(s.low):
@@ -232,6 +296,20 @@ def with_interval(s: Stat) -> str:
 def missing(what: str, figures: Iterable[ClaimFigure] = ()) -> Outcome:
     """Not enough to judge: say what is missing, and show what there is."""
     return Outcome("not measured in this run", what, tuple(figures))
+
+
+GATE_RULE: Final = (
+    "the gate: a Mann-Whitney U test at p < 0.01, Holm-adjusted across the claim's figures,"
+    " and a shift of at least the minimum effect (3%), with n >= 5 on both sides"
+)
+
+
+def judged_text(s: Stat, reference: Stat | None = None) -> str:
+    """A figure, its interval and n, what it was judged against and the gate's call."""
+    text = with_interval(s)
+    if reference is not None:
+        text += f" vs {with_interval(reference)}"
+    return f"{text}: {s.verdict} ({s.reason})" if s.verdict else text
 
 
 def sample_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -9,17 +9,22 @@ from typing import Final
 
 from bench.claims.evidence import (
     CONTAINER,
+    GATE_RULE,
     NATIVE,
     VM,
     RunView,
     Stat,
+    claim_verdict,
     few_caveats,
+    judged_text,
     missing,
     num,
-    order,
+    record_rows,
     record_stats,
     sample_rows,
     summarize_rows,
+    tally,
+    versus,
     with_interval,
 )
 from bench.claims.model import ClaimFigure, Outcome, Verdict
@@ -92,24 +97,28 @@ def image_size(data: RunView) -> Outcome:
 
 
 def memory(data: RunView) -> Outcome:
-    found = record_stats(data.records("memory"))
+    records = data.records("memory")
+    found = record_stats(records)
     figures = [s.figure() for s in found.values()]
-    footprint = _footprint(data)
-    figures += [s.figure(metric="idle-footprint memory") for s in footprint.values()]
-    pairs: list[tuple[str, Stat, Stat]] = []
-    for metric in ("idle-bytes", "loaded-bytes"):
-        container, vm = found.get((CONTAINER, metric)), found.get((VM, metric))
-        if container is not None and vm is not None:
-            pairs.append((metric, container, vm))
+    footprint = data.workload_frame([("idle-footprint", "memory_mib")])
+    footprint_rows = sample_rows(footprint)
+    figures += [
+        s.figure(metric="idle-footprint memory")
+        for s in summarize_rows(footprint_rows)
+        if s.platform in (CONTAINER, VM)
+    ]
+    rows = [r for r in record_rows(records) if r["metric"] in ("idle-bytes", "loaded-bytes")]
+    mine, theirs = versus(rows, CONTAINER, VM)
     source = "the memory experiment"
-    if not pairs and CONTAINER in footprint and VM in footprint:
-        pairs.append(("idle memory (idle-footprint workload)", footprint[CONTAINER], footprint[VM]))
+    if not mine:
+        mine, theirs = versus(footprint_rows, CONTAINER, VM)
         source = "the idle-footprint workload (the memory experiment did not run)"
-    if not pairs:
+    if not mine:
         return missing("needs idle memory of both a container and a VM", figures)
-    parts = [f"{m}: container {with_interval(c)}, VM {with_interval(v)}" for m, c, v in pairs]
-    less = all(order(c, v) == "below" for _, c, v in pairs)
-    verdict: Verdict = "supported" if less else "not supported"
+    pairs = [(k[1], c, theirs[k]) for k, c in mine.items()]
+    t = tally([c for _, c, _ in pairs], "better")
+    verdict = claim_verdict(t, "all")
+    parts = [f"{m}: container {judged_text(c, v)}" for m, c, v in pairs]
     caveats = few_caveats(*(s for _, c, v in pairs for s in (c, v)))
     if not any(m == "loaded-bytes" for m, _, _ in pairs):
         caveats.append("loaded memory not measured: whether a VM holds on to it is not tested")
@@ -117,46 +126,47 @@ def memory(data: RunView) -> Outcome:
         caveats.append(
             "accel=tcg: QEMU's translated-code cache counts in the VM's memory; a KVM VM has none"
         )
-    rule = "the container's interval ends below the VM's" + ("" if less else ", not everywhere")
-    reason = f"From {source}: " + "; ".join(parts) + f". Rule: {rule}."
+    rule = f"the container uses less memory than the VM on every measure, by {GATE_RULE}"
+    reason = f"From {source}: " + "; ".join(parts) + f". {t.text()}. Rule: {rule}."
     m, c, v = pairs[0]
-    key = f"{m.split(' (')[0]}: docker {num(c.median, c.unit)} vs VM {num(v.median, v.unit)}"
+    key = f"{m}: docker {with_interval(c)} vs VM {with_interval(v)}"
     return Outcome(verdict, reason, tuple(figures), tuple(caveats), key)
-
-
-def _footprint(data: RunView) -> dict[str, Stat]:
-    frame = data.workload_frame([("idle-footprint", "memory_mib")])
-    if frame.empty:
-        return {}
-    return {s.platform: s for s in summarize_rows(sample_rows(frame))}
 
 
 # --- C5 disk -------------------------------------------------------------------------------------
 
 
 def disk(data: RunView) -> Outcome:
-    found = record_stats(data.records("disk-per-instance"))
+    records = data.records("disk-per-instance")
+    found = record_stats(records)
     figures = tuple(s.figure() for s in found.values())
-    container = found.get((CONTAINER, "bytes-after-work"))
-    vm = found.get((VM, "bytes-after-work"))
-    if container is None or vm is None:
+    rows = [r for r in record_rows(records) if r["metric"] == "bytes-after-work"]
+    mine, theirs = versus(rows, CONTAINER, VM)
+    if not mine:
         return missing("needs bytes-after-work of both a container and a VM", figures)
-    placed = order(container, vm)
-    verdict: Verdict = "supported" if placed == "below" else "not supported"
+    ((k, container),) = mine.items()
+    vm = theirs[k]
+    verdict = claim_verdict(tally([container], "better"), "all")
     reason = (
-        f"Disk used by one more instance after the same work: container {with_interval(container)},"
-        f" VM {with_interval(vm)}. Rule: the container's below the VM's, which it "
-        + ("is." if placed == "below" else "is not.")
+        "Disk used by one more instance after the same work: container"
+        f" {judged_text(container, vm)}. Rule: the container uses less than the VM, by"
+        f" {GATE_RULE}."
     )
-    key = f"docker {num(container.median, 'B')} vs VM {num(vm.median, 'B')}"
+    key = f"docker {with_interval(container)} vs VM {with_interval(vm)}"
     return Outcome(verdict, reason, figures, tuple(few_caveats(container, vm)), key)
 
 
 # --- C6 density ----------------------------------------------------------------------------------
 
+# The memory each instance of the ramp added (MemAvailable before and after its start); runs
+# from before it was recorded have only the ramp's average, one figure per platform.
+STEP: Final = "step-bytes"
+AVERAGE: Final = "bytes-per-instance"
+
 
 def density(data: RunView) -> Outcome:
-    found = record_stats(r for r in data.records("density") if r.metric != "startup-s")
+    records = data.records("density")
+    found = record_stats(r for r in records if r.metric != "startup-s")
     starts = record_stats(data.records("density", "startup-s"))
     reasons = {r.platform: r.text for r in data.records("density", "stop-reason")}
     figures = [s.figure() for s in found.values()]
@@ -164,37 +174,49 @@ def density(data: RunView) -> Outcome:
     figures += [
         ClaimFigure(p, "stop-reason", None, None, None, "", 1, text=t) for p, t in reasons.items()
     ]
-    container_count, vm_count = found.get((CONTAINER, "instances")), found.get((VM, "instances"))
-    if container_count is None or vm_count is None:
+    counts = {p: found.get((p, "instances")) for p in (CONTAINER, VM)}
+    if counts[CONTAINER] is None or counts[VM] is None:
         return missing("needs the instance count of both containers and VMs", figures)
-    c, v = container_count.median, vm_count.median
-    per = {p: found.get((p, "bytes-per-instance")) for p in (CONTAINER, VM)}
+    measure = STEP if any(r.metric == STEP for r in records) else AVERAGE
+    mine, theirs = versus(
+        [r for r in record_rows(records) if r["metric"] == measure], CONTAINER, VM
+    )
     parts = [
-        f"{p}: {n:.0f} instances (stopped by {reasons.get(p, 'unknown')})"
-        + (
-            f", {num(b.median, 'B')} each, {2**30 / b.median:.3g} per GiB"
-            if b and b.median > 0
-            else ""
-        )
-        for p, n, b in ((CONTAINER, c, per[CONTAINER]), (VM, v, per[VM]))
+        f"{p}: {n.median:.0f} instances (stopped by {reasons.get(p, 'unknown')})"
+        for p, n in counts.items()
+        if n is not None
     ]
-    same_cap = c == v and reasons.get(CONTAINER) == reasons.get(VM)
-    cb, vb = per[CONTAINER], per[VM]
-    if c != v:
-        verdict: Verdict = "supported" if c > v else "not supported"
-        rule = "more containers than VMs started within the same limits"
-    elif same_cap and cb is not None and vb is not None:
-        verdict = "supported" if cb.median < vb.median else "not supported"
-        rule = "both stopped at the same cap, so the memory each cost decides"
-    else:
-        verdict, rule = "not supported", "as many VMs as containers started"
-    caveats = []
+    if not mine:
+        return missing(f"needs {measure} of both containers and VMs", figures)
+    ((k, container),) = mine.items()
+    vm = theirs[k]
+    verdict = claim_verdict(tally([container], "better"), "all")
+    parts.append(f"memory each instance added: container {judged_text(container, vm)}")
+    if container.median > 0 and vm.median > 0:
+        parts.append(
+            f"{2**30 / container.median:.3g} containers vs {2**30 / vm.median:.3g} VMs per GiB"
+        )
+    rule = (
+        "each container costs the host less memory than each VM (so more fit in any budget),"
+        f" by {GATE_RULE}; the counts are one ramp each and bounded by the caps, so they are"
+        " shown, not judged"
+    )
+    caveats = few_caveats(container, vm)
+    if measure == AVERAGE:
+        caveats.append(
+            "this run recorded only the ramp's average memory per instance (one figure per"
+            " platform): rerun the density experiment for a per-instance figure"
+        )
     if data.tcg and reasons.get(VM) == "deadline":
         caveats.append(
             "accel=tcg: the VMs hit the start-up deadline, and TCG boots slowly: under KVM"
             " more might have fit"
         )
-    key = f"docker {c:.0f} vs VM {v:.0f} instances"
+    c, v = counts[CONTAINER], counts[VM]
+    key = (
+        f"per instance docker {with_interval(container)} vs VM {with_interval(vm)};"
+        f" {c.median:.0f} vs {v.median:.0f} started"
+    )
     reason = "; ".join(parts) + f". Rule: {rule}."
     return Outcome(verdict, reason, tuple(figures), tuple(caveats), key)
 
@@ -206,23 +228,23 @@ def visibility(data: RunView) -> Outcome:
     found = record_stats(data.records("visibility"))
     figures = tuple(s.figure() for s in found.values())
     seen = {p: _sees_more(found, p) for p in (CONTAINER, VM)}
-    if seen[CONTAINER] is None:
+    if seen[CONTAINER] is None or seen[VM] is None:
         return missing(
-            "needs nproc or the memory total inside a container, and its limits", figures
+            "needs nproc or the memory total inside both a container and a VM, and their"
+            " limits: the VM shows what an instance that owns its machine sees",
+            figures,
         )
-    over = seen[CONTAINER]
-    verdict: Verdict = "supported" if over else "not supported"
-    reason = "Inside the container: " + _visible_text(found, CONTAINER)
-    if seen[VM] is not None:
-        reason += "; inside the VM: " + _visible_text(found, VM)
-    reason += (
-        ". Rule: supported when the container sees more CPUs or memory than its limits"
-        f" (memory: more than {OVER_LIMIT:g}x)."
+    verdict: Verdict = "supported" if seen[CONTAINER] and not seen[VM] else "not supported"
+    reason = (
+        f"Inside the container: {_visible_text(found, CONTAINER)}; inside the VM:"
+        f" {_visible_text(found, VM)}. Rule: supported when the container sees more CPUs or"
+        f" memory than its limits (memory: more than {OVER_LIMIT:g}x) while the VM sees its"
+        " own; these are exact readings (nproc, MemTotal), not samples."
     )
     caveats = []
     if seen[VM]:
         caveats.append("the VM, too, sees more than its limits: check its domain's settings")
-    key = "docker: " + _visible_text(found, CONTAINER)
+    key = f"docker: {_visible_text(found, CONTAINER)}; VM: {_visible_text(found, VM)}"
     return Outcome(verdict, reason, figures, tuple(caveats), key)
 
 

@@ -10,33 +10,34 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from bench import gate
 from bench.claims.evidence import (
     CONTAINER,
     EMULATED_VM,
-    FEW,
+    GATE_RULE,
     NATIVE,
     TCG_SPEED,
     VM,
-    Order,
     RunView,
     Stat,
+    claim_verdict,
     few_caveats,
     finite,
+    judged_text,
     missing,
+    n_span,
     num,
-    order,
+    record_rows,
     record_stats,
     sample_rows,
     summarize_rows,
+    tally,
+    versus,
     with_interval,
 )
 from bench.claims.model import ClaimFigure, Outcome, Verdict
 from bench.results import ExperimentRecord
 
-DIRECTION_RULE: Final = (
-    "better or worse is the rank test's verdict (p < 0.01 and at least the minimum effect), or"
-    " else the ratio's 95% interval lying wholly on one side of 1"
-)
 QUICK_S: Final = 1.0  # C7: "quickly" means the change shows inside within a second
 C8_METRICS: Final = (
     ("cpu-sysbench", "events_per_s"),
@@ -67,30 +68,21 @@ RESIZE_METRICS: Final = (
 
 def startup(data: RunView) -> Outcome:
     frame = data.workload_frame((w, "startup_s") for w in STARTUP_WORKLOADS)
-    found = {(s.workload, s.platform): s for s in summarize_rows(sample_rows(frame))}
+    rows = sample_rows(frame)
     figures: list[ClaimFigure] = []
-    judged: list[tuple[str, Order, Stat, Stat]] = []
-    for workload in STARTUP_WORKLOADS:
-        for s in (v for (w, _), v in found.items() if w == workload):
-            figures.append(s.figure(metric=f"{workload} p50"))
-            p95 = _p95(frame, workload, s.platform)
-            figures.append(ClaimFigure(s.platform, f"{workload} p95", p95, None, None, "s", s.n))
-        container, vm = found.get((workload, CONTAINER)), found.get((workload, VM))
-        if container is not None and vm is not None:
-            judged.append((workload, order(container, vm), container, vm))
+    for s in summarize_rows(rows):
+        figures.append(s.figure(metric=f"{s.workload} p50"))
+        p95 = _p95(frame, s.workload, s.platform)
+        figures.append(ClaimFigure(s.platform, f"{s.workload} p95", p95, None, None, "s", s.n))
+    mine, theirs = versus(rows, CONTAINER, VM)
+    judged = [(w, mine[k], theirs[k]) for w in STARTUP_WORKLOADS if (k := (w, "startup_s")) in mine]
     if not judged:
         return missing("no start-up samples on both docker and libvirt", figures)
-    parts = [
-        f"{w}: container p50 {with_interval(c)}, VM {with_interval(v)}"
-        + (f", {v.median / c.median:.3g}x slower" if c.median > 0 else "")
-        for w, _, c, v in judged
-    ]
-    faster = all(placed == "below" for _, placed, _, _ in judged)
-    verdict: Verdict = "supported" if faster else "not supported"
-    rule = "the container's p50 interval ends below the VM's" + (
-        " for every start-up workload" if faster else ", which it does not everywhere"
-    )
-    caveats = few_caveats(*(s for _, _, c, v in judged for s in (c, v)))
+    t = tally([c for _, c, _ in judged], "better")
+    verdict = claim_verdict(t, "all")
+    parts = [f"{w}: container p50 {judged_text(c, v)}" for w, c, v in judged]
+    rule = f"the container starts faster than the VM for every start-up workload, by {GATE_RULE}"
+    caveats = few_caveats(*(s for _, c, v in judged for s in (c, v)))
     if data.tcg:
         caveats.insert(
             0,
@@ -102,9 +94,9 @@ def startup(data: RunView) -> Outcome:
     unjudged = [w for w in STARTUP_WORKLOADS if w not in {j[0] for j in judged}]
     if unjudged:
         caveats.append(f"{', '.join(unjudged)} not measured on both docker and libvirt")
-    w, _, c, v = judged[0]
-    key = f"{w} p50 docker {num(c.median, c.unit)} vs VM {num(v.median, v.unit)}"
-    reason = "; ".join(parts) + f". Rule: {rule}."
+    w, c, v = judged[0]
+    key = f"{w} p50 docker {with_interval(c)} vs VM {with_interval(v)}"
+    reason = "; ".join(parts) + f". {t.text()}. Rule: {rule}."
     return Outcome(verdict, reason, tuple(figures), tuple(caveats), key)
 
 
@@ -118,24 +110,37 @@ def _p95(frame: pd.DataFrame, workload: str, platform: str) -> float | None:
 
 
 def elasticity(data: RunView) -> Outcome:
-    found = record_stats(data.records("elasticity"))
+    records = data.records("elasticity")
+    found = record_stats(records)
     figures = tuple(s.figure() for s in found.values())
-    times = [found[(CONTAINER, m)] for m in RESIZE_METRICS if (CONTAINER, m) in found]
-    if not times:
+    rows = [r for r in record_rows(records) if r["metric"] in RESIZE_METRICS]
+    mine, theirs = versus(rows, CONTAINER, VM)
+    if not any(p == CONTAINER for p, _ in found):
         return missing("no limit change measured on a container", figures)
-    quick = all(s.median < QUICK_S for s in times)
-    parts = [f"container {s.metric} {with_interval(s)}" for s in times]
-    parts += [f"VM {m} {with_interval(found[(VM, m)])}" for m in RESIZE_METRICS if (VM, m) in found]
-    verdict: Verdict = "supported" if quick else "not supported"
-    rule = f"every change measured on the container takes effect within {QUICK_S:g} s (median)"
-    caveats = few_caveats(*times)
-    if data.tcg and any(p == VM for p, _ in found):
+    if not mine:
+        return missing("needs the same limit changes timed on a VM, to compare with", figures)
+    judged = [(mine[k], theirs[k]) for k in sorted(mine, key=lambda k: RESIZE_METRICS.index(k[1]))]
+    t = tally([c for c, _ in judged], "better")
+    verdict = claim_verdict(t, "all")
+    slow = [c for c, _ in judged if not (math.isfinite(c.high) and c.high < QUICK_S)]
+    if verdict == "supported" and slow:
+        verdict = "partly supported"
+    parts = [f"{c.metric}: container {judged_text(c, v)}" for c, v in judged]
+    rule = (
+        f"every limit change takes effect faster on the container than on the VM, by {GATE_RULE},"
+        f" and within {QUICK_S:g} s (the container's interval ends below it)"
+    )
+    reason = "; ".join(parts) + f". {t.text()}"
+    if slow:
+        reason += "; not within " + f"{QUICK_S:g} s: " + ", ".join(c.metric for c in slow)
+    caveats = few_caveats(*(s for pair in judged for s in pair))
+    if data.tcg:
         caveats.append(TCG_SPEED + ": the VM's resize times are emulated guest time")
     if (VM, "memory-effective-s") not in found and any(p == VM for p, _ in found):
         caveats.append("the VM's memory change has no effective time: see the records' detail")
-    slowest = max(times, key=lambda s: s.median)
-    key = f"docker slowest: {slowest.metric} {num(slowest.median, 's')}"
-    return Outcome(verdict, "; ".join(parts) + f". Rule: {rule}.", figures, tuple(caveats), key)
+    slowest = max((c for c, _ in judged), key=lambda s: s.median)
+    key = f"docker slowest {slowest.metric} {with_interval(slowest)}"
+    return Outcome(verdict, reason + f". Rule: {rule}.", figures, tuple(caveats), key)
 
 
 # --- C8 overhead ---------------------------------------------------------------------------------
@@ -143,10 +148,12 @@ def elasticity(data: RunView) -> Outcome:
 
 def overhead(data: RunView) -> Outcome:
     frame = data.workload_frame(C8_METRICS)
-    found = summarize_rows(sample_rows(frame), min_effects=_min_effects(data))
+    found = summarize_rows(
+        sample_rows(frame), min_effects=gate.min_effects(data.run.meta), family="platform"
+    )
     figures = tuple(_ratio_figure(s) for s in found if s.platform != NATIVE)
-    vm_rows = [s for s in found if s.platform == VM and math.isfinite(s.ratio)]
-    container_rows = [s for s in found if s.platform == CONTAINER and math.isfinite(s.ratio)]
+    vm_rows = [s for s in found if s.platform == VM]
+    container_rows = [s for s in found if s.platform == CONTAINER]
     containers = _tally(container_rows)
     if not vm_rows:
         return missing("no VM samples of the CPU, memory, disk or network workloads")
@@ -158,48 +165,33 @@ def overhead(data: RunView) -> Outcome:
             f" measured: {containers}.",
             figures,
             (TCG_SPEED,),
-            f"VM: emulated; docker worse on {_worse(container_rows)}",
+            f"VM: emulated; docker {_worse(container_rows)}",
         )
-    worse = sum(s.direction() == "worse" for s in vm_rows)
-    verdict: Verdict = (
-        "supported"
-        if worse > len(vm_rows) / 2
-        else "partly supported"
-        if worse
-        else "inconclusive"
-        if any(s.undecided() for s in vm_rows)
-        else "not supported"
-    )
+    t = tally(vm_rows, "worse")
+    verdict = claim_verdict(t, "majority")
     reason = (
-        f"The VM is worse than native on {worse} of {len(vm_rows)} metrics"
-        f" ({_tally(vm_rows)}); the container: {containers}. Rule: {DIRECTION_RULE}; worse on"
-        " most metrics is supported, on some partly."
+        f"The VM against native: {t.text()} ({_tally(vm_rows)}); the container: {containers}."
+        f" Rule: worse on most metrics is supported, on some partly, by {GATE_RULE}."
     )
-    unclear = sum(s.direction() == "unclear" for s in vm_rows)
-    if unclear:
-        reason += f" {unclear} VM metric(s) are unclear: too few or too noisy repeats."
-    key = f"VM worse on {_worse(vm_rows)}, docker on {_worse(container_rows)}"
-    return Outcome(verdict, reason, figures, key=key)
+    key = f"VM {_worse(vm_rows)}, docker {_worse(container_rows)}"
+    return Outcome(verdict, reason, figures, tuple(few_caveats(*vm_rows)), key)
 
 
 def _worse(rows: Sequence[Stat]) -> str:
-    return f"{sum(s.direction() == 'worse' for s in rows)}/{len(rows)} metrics"
+    """e.g. "worse on 2/7 metrics (n=8)": the count, and the repeats it rests on."""
+    return (
+        f"worse on {sum(s.verdict == 'worse' for s in rows)}/{len(rows)} metrics ({n_span(rows)})"
+    )
 
 
-def _min_effects(data: RunView) -> dict[tuple[str, str], float]:
-    from bench.report.compare import min_effects
-
-    return min_effects(data.run.meta)
-
-
-def _ratio_figure(s: Stat) -> ClaimFigure:
+def _ratio_figure(s: Stat, against: str = "native") -> ClaimFigure:
     return ClaimFigure(
         s.platform,
         f"{s.workload} {s.metric}",
         finite(s.ratio),
         finite(s.ratio_low),
         finite(s.ratio_high),
-        "x native",
+        f"x {against}",
         s.n,
         note=f"{s.verdict}; median {num(s.median, s.unit)}",
     )
@@ -210,16 +202,9 @@ def _tally(rows: Sequence[Stat]) -> str:
         return "none measured"
     return ", ".join(
         f"{s.workload} {s.metric} x{s.ratio:.3g} [{s.ratio_low:.3g}, {s.ratio_high:.3g}]"
-        f" {_judged(s)}"
+        f" n={s.n} {s.verdict}"
         for s in rows
     )
-
-
-def _judged(s: Stat) -> str:
-    """The direction, and how it was found when the rank test could not say."""
-    if s.verdict in ("better", "worse") or s.direction() == "unclear":
-        return s.verdict
-    return f"{s.direction()} (by its interval; the rank test: {s.verdict})"
 
 
 # --- C9 para-virtualisation ----------------------------------------------------------------------
@@ -234,148 +219,108 @@ def paravirt(data: RunView) -> Outcome:
             " libvirt-emulated"
         )
     rows = sample_rows(frame)
-    versus_emulated = [s for s in summarize_rows(rows, baseline=EMULATED_VM) if s.platform == VM]
-    versus_native = [s for s in summarize_rows(rows) if s.platform in (VM, EMULATED_VM)]
-    figures = [_ratio_figure(s) for s in versus_native]
-    figures += [
-        ClaimFigure(
-            VM,
-            f"{s.workload} {s.metric}",
-            finite(s.ratio),
-            finite(s.ratio_low),
-            finite(s.ratio_high),
-            "x libvirt-emulated",
-            s.n,
-            note=s.verdict,
-        )
-        for s in versus_emulated
+    virtio, _ = versus(rows, VM, EMULATED_VM)
+    judged = list(virtio.values())
+    versus_native = [
+        s for s in summarize_rows(rows, family="platform") if s.platform in (VM, EMULATED_VM)
     ]
-    judged = [s for s in versus_emulated if math.isfinite(s.ratio)]
-    better = sum(s.direction() == "better" for s in judged)
-    faster = bool(judged) and better > len(judged) / 2
-    # a majority the undecided metrics could still make: no verdict either way
-    open_question = not faster and better + sum(s.undecided() for s in judged) > len(judged) / 2
-    vm_native = [s for s in versus_native if s.platform == VM and math.isfinite(s.ratio)]
-    slower = (
-        bool(vm_native) and sum(s.direction() == "worse" for s in vm_native) > len(vm_native) / 2
-    )
-    reason = (
-        f"virtio is better than emulated devices on {better} of {len(judged)} metrics"
-        f" (virtio over emulated: {_tally(judged)})"
-    )
-    key = f"virtio better than emulated on {better}/{len(judged)}"
-    if open_question:
-        reason += (
-            "; too few or too noisy repeats to decide on enough of them. Rule:"
-            f" {DIRECTION_RULE}; a verdict only where the undecided metrics could not change it."
-        )
-        caveats = (*few_caveats(*judged), *((TCG_SPEED,) if data.tcg else ()))
-        return Outcome("inconclusive", reason, tuple(figures), caveats, key + " (undecided)")
+    figures = [_ratio_figure(s) for s in versus_native]
+    figures += [_ratio_figure(s, EMULATED_VM) for s in judged]
+    faster = tally(judged, "better")
+    first = claim_verdict(faster, "majority")
+    reason = f"virtio against emulated devices: {faster.text()} ({_tally(judged)})"
+    key = f"virtio better than emulated on {faster.hits}/{faster.total} ({n_span(judged)})"
+    caveats = (*few_caveats(*judged), *((TCG_SPEED,) if data.tcg else ()))
+    rule = f"most metrics must hold for each half, by {GATE_RULE}"
+    if first in ("inconclusive", "not supported"):
+        return Outcome(first, f"{reason}. Rule: {rule}.", tuple(figures), caveats, key)
     if data.tcg:
-        verdict: Verdict = "partly supported" if faster else "not supported"
         reason += (
             "; against the real machine nothing is measurable under TCG, where every guest"
-            " instruction is emulated."
+            " instruction is emulated"
         )
-        return Outcome(verdict, reason, tuple(figures), (TCG_SPEED,), key + "; vs native: emulated")
-    verdict = (
-        "supported" if faster and slower else "partly supported" if faster else "not supported"
+        key += "; vs native: emulated"
+        return Outcome("partly supported", f"{reason}. Rule: {rule}.", tuple(figures), caveats, key)
+    vm_native = [s for s in versus_native if s.platform == VM]
+    slower = tally(vm_native, "worse")
+    second = claim_verdict(slower, "majority")
+    verdict: Verdict = (
+        "supported" if first == "supported" and second == "supported" else "partly supported"
     )
-    reason += (
-        f"; worse than native on {sum(s.direction() == 'worse' for s in vm_native)} of"
-        f" {len(vm_native)}. Rule: {DIRECTION_RULE}; most metrics must hold for each half."
-    )
-    return Outcome(
-        verdict, reason, tuple(figures), key=f"{key}, worse than native on {_worse(vm_native)}"
-    )
+    reason += f"; virtio against native: {slower.text()}"
+    key += f", worse than native on {slower.hits}/{slower.total}"
+    return Outcome(verdict, f"{reason}. Rule: {rule}.", tuple(figures), caveats, key)
 
 
 # --- C10 isolation -------------------------------------------------------------------------------
 
 
 def isolation(data: RunView) -> Outcome:
-    slowdown = _slowdowns(data.records("isolation"))
+    mine, theirs = versus(_retained(data.records("isolation")), CONTAINER, VM)
     figures = tuple(
         ClaimFigure(
-            platform,
-            f"{victim} slowdown",
+            s.platform,
+            f"{s.metric} slowdown",
             *_slowdown(s),
             "fraction",
             s.n,
-            note="1 - with neighbour / alone",
+            note="1 - with neighbour / alone, paired by repeat",
         )
-        for (victim, platform), s in slowdown.items()
+        for s in (*mine.values(), *theirs.values())
     )
-    victims = sorted({v for v, _ in slowdown})
-    compared = [
-        (v, slowdown[(v, CONTAINER)], slowdown[(v, VM)])
-        for v in victims
-        if (v, CONTAINER) in slowdown and (v, VM) in slowdown
-    ]
-    if not compared:
+    if not mine:
         return missing(
             "needs victim-alone and victim-with-neighbour of containers and VMs", figures
         )
-    more = [v for v, c, m in compared if _apart(c, m) == "more"]
-    less = [v for v, c, m in compared if _apart(c, m) == "less"]
-    parts = [f"{v}: container {_slow_text(c)}, VM {_slow_text(m)}" for v, c, m in compared]
-    both = [s for _, c, m in compared for s in (c, m)]
-    caveats = few_caveats(*both)
-    # Overlapping intervals from fewer than FEW repeats tell nothing either way.
-    few = any(s.n < FEW for s in both)
-    verdict: Verdict = (
-        "supported"
-        if more and not less
-        else "partly supported"
-        if more
-        else "inconclusive"
-        if not less and few
-        else "not supported"
-    )
+    compared = [(k[1], c, theirs[k]) for k, c in mine.items()]
+    # The container keeps less of its throughput than the VM: it is hurt more.
+    t = tally([c for _, c, _ in compared], "worse")
+    verdict = claim_verdict(t, "any")
+    parts = [
+        f"{v}: container {_slow_text(c)}, VM {_slow_text(m)}; {c.verdict} ({c.reason})"
+        for v, c, m in compared
+    ]
     rule = (
-        "the container loses more than the VM (intervals apart) for some victim, and less for"
-        f" none; with intervals that overlap everywhere and fewer than {FEW} repeats, inconclusive"
+        "the container keeps less of its throughput beside the neighbour than the VM does for"
+        f" some victim, and more for none, by {GATE_RULE}"
     )
+    caveats = few_caveats(*(s for _, c, m in compared for s in (c, m)))
     if data.tcg:
         caveats.append(
             "accel=tcg: a neighbour in a TCG VM works more slowly and so presses less on the"
             " shared caches, memory and disk: the VM rows may understate its interference"
         )
-    key = "; ".join(
-        f"{v}: docker {_slow_text(c).split(' ')[0]}, VM {_slow_text(m).split(' ')[0]}"
-        for v, c, m in compared
-    )
-    return Outcome(verdict, "; ".join(parts) + f". Rule: {rule}.", figures, tuple(caveats), key)
+    key = "; ".join(f"{v}: docker {_slow_text(c)}, VM {_slow_text(m)}" for v, c, m in compared)
+    reason = "; ".join(parts) + f". {t.text()}. Rule: {rule}."
+    return Outcome(verdict, reason, figures, tuple(caveats), key)
 
 
-def _slowdowns(records: Iterable[ExperimentRecord]) -> dict[tuple[str, str], Stat]:
-    """Per (victim, platform): with-neighbour over alone, the ratio and its interval from
-    summarize() with "alone" as the baseline."""
-    phases = {"victim-alone": "alone", "victim-with-neighbour": "with"}
-    keys: dict[str, tuple[str, str]] = {}
-    rows = []
+def _retained(records: Iterable[ExperimentRecord]) -> list[dict[str, object]]:
+    """Per victim, platform and repeat: throughput with the neighbour over alone, the two
+    measured back to back in that repeat (so slow drift of the host cancels out)."""
+    pairs: dict[tuple[str, str, int], dict[str, float]] = {}
     for r in records:
-        if r.metric not in phases or r.value is None or not math.isfinite(r.value):
+        if r.metric not in ("victim-alone", "victim-with-neighbour") or r.value is None:
             continue
         victim = str(r.detail.get("victim", "victim"))
-        subject = f"{victim} on {r.platform}"
-        keys[subject] = (victim, r.platform)
-        rows.append(
-            {
-                "workload": "isolation",
-                "metric": subject,
-                "platform": phases[r.metric],
-                "value": r.value,
-                "unit": r.unit,
-                "higher_is_better": True,
-            }
-        )
-    found = summarize_rows(rows, baseline="alone")
-    return {keys[s.metric]: s for s in found if s.platform == "with"}
+        pairs.setdefault((victim, r.platform, r.repeat), {})[r.metric] = r.value
+    return [
+        {
+            "workload": "isolation",
+            "metric": victim,
+            "platform": platform,
+            "value": gate.safe_ratio(pair["victim-with-neighbour"], pair["victim-alone"]),
+            "unit": "fraction",
+            "higher_is_better": True,
+        }
+        for (victim, platform, _), pair in pairs.items()
+        if len(pair) == 2
+    ]
 
 
 def _slowdown(s: Stat) -> tuple[float | None, float | None, float | None]:
-    return finite(1 - s.ratio), finite(1 - s.ratio_high), finite(1 - s.ratio_low)
+    """The share of throughput lost, 1 - retained, with its interval (its ends swap)."""
+    return finite(1 - s.median), finite(1 - s.high), finite(1 - s.low)
 
 
 def _slow_text(s: Stat) -> str:
@@ -386,18 +331,3 @@ def _slow_text(s: Stat) -> str:
     if low is not None and high is not None:
         text += f" [{low:+.1%}, {high:+.1%}]"
     return text + f" (n={s.n})"
-
-
-def _apart(container: Stat, vm: Stat) -> str:
-    """'more' when the container's slowdown interval lies above the VM's, 'less' below."""
-    c_value, c_low, c_high = _slowdown(container)
-    v_value, v_low, v_high = _slowdown(vm)
-    if None in (c_low, c_high, v_low, v_high):
-        if c_value is None or v_value is None or c_value == v_value:
-            return "same"
-        return "more" if c_value > v_value else "less"
-    if c_low > v_high:  # type: ignore[operator]
-        return "more"
-    if c_high < v_low:  # type: ignore[operator]
-        return "less"
-    return "same"

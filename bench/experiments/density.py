@@ -11,7 +11,9 @@ time of the i-th instance shows what the first i-1 cost. The ramp stops at the f
 - max-instances: max_containers / max_vms reached;
 - failed: a start failed for another reason (the message is kept).
 Memory per instance is gVisor's density method: (MemAvailable before - after) / N, caches
-dropped before each reading (root only; without root the figure is kept and flagged).
+dropped before each reading (root only; without root the figure is kept and flagged); and
+per instance, what MemAvailable lost while each one started (step-bytes, caches not dropped:
+dropping them at every step would disturb the instances already up).
 Everything is removed afterwards, whatever happens (one ExitStack holds every instance).
 """
 
@@ -153,6 +155,10 @@ def _start_all(
         yield record(
             "startup-s", startup, "s", ramp.started - 1, running=ramp.started, used_bytes=used
         )
+        # What this one instance took from the host, once it is ready: one figure per
+        # instance, so the claim compares distributions with an interval, not two averages.
+        step = before - mem_available_bytes() - used
+        yield record("step-bytes", float(step), "B", ramp.started - 1, running=ramp.started)
         if startup > bounds.deadline_s:
             ramp.reason = "deadline"
             return

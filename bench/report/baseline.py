@@ -114,6 +114,9 @@ def verdict_lines(result: ComparisonResult) -> tuple[str, ...]:
     counts = ", ".join(f"{n} {mark}" for mark, n in result.counts().items())
     head = f"regression check against {result.a.run_id} ({result.a.date}): {counts}"
     lines = [head, *_moved(result)]
+    unarmed = result.unarmed()
+    if unarmed:
+        lines.append(unarmed)
     if result.regressed:
         lines.append(
             f"REGRESSION: a figure got significantly worse (exit 3);"

@@ -19,7 +19,7 @@ from typing import Any, Final
 import jinja2
 import pandas as pd
 
-from bench import stats
+from bench import gate, stats
 from bench.errors import BenchError
 from bench.results import RunData, samples_frame
 
@@ -33,11 +33,7 @@ COMPARED_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("host kernel", ("fingerprint", "host_kernel")),
     ("rootfs digest", ("fingerprint", "rootfs_digest")),
 )
-DEFAULT_MIN_EFFECT: Final = 0.03
 NO_VM: Final = "none"  # fingerprint accel of a run without the libvirt platform
-# wall_s is the trial's own clock (start-up and teardown included): the summary leaves it
-# out, and so does the comparison, so both speak of the same figures.
-EXCLUDED_METRICS: Final = frozenset({"wall_s"})
 
 # asv's convention: "+" worse (slower), "-" better, "~" a change as large as the minimum effect
 # that the test cannot call, blank not significant, "x" not comparable.
@@ -105,6 +101,23 @@ class ComparisonResult:
         marks = list(self.frame["mark"]) if not self.frame.empty else []
         return {mark: marks.count(mark) for mark in ORDER}
 
+    def unarmed(self) -> str:
+        """A line when the gate could not have called some comparable figure a change (too
+        few repeats, a test that cannot reach alpha, bad numbers); "" when it could for all."""
+        if self.frame.empty:
+            return ""
+        comparable = self.frame.loc[self.frame["mark"] != "not comparable"]
+        idle = comparable.loc[~comparable["armed"].astype(bool)]
+        if idle.empty:
+            return ""
+        ns = sorted({int(n) for n in (*idle["n_a"], *idle["n_b"])})
+        span = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+        return (
+            f"gate not armed for {len(idle)} of {len(comparable)} figures ({span}): no"
+            f" regression there can be detected; --repeats {gate.MIN_REPEATS} or more on both"
+            " runs arms it"
+        )
+
 
 # --- run.json access ---------------------------------------------------------------------
 
@@ -135,18 +148,6 @@ def format_date(created: float) -> str:
     if created <= 0:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(created))
-
-
-def min_effects(meta: Mapping[str, Any]) -> dict[tuple[str, str], float]:
-    """The per-metric minimum effects a run's plan set (workload TOML `min_effect`)."""
-    found: dict[tuple[str, str], float] = {}
-    workloads = meta_value(meta, ("plan", "workloads")) or []
-    for w in workloads if isinstance(workloads, list) else []:
-        metrics = w.get("metrics") if isinstance(w, Mapping) else None
-        for metric, spec in (metrics or {}).items():
-            if isinstance(spec, Mapping) and spec.get("min_effect"):
-                found[(str(w.get("name")), str(metric))] = float(spec["min_effect"])
-    return found
 
 
 def _workload_hashes(meta: Mapping[str, Any]) -> dict[str, str]:
@@ -223,7 +224,7 @@ def measured_frame(run: RunData) -> pd.DataFrame:
         (frame["origin"] == "workload")
         & ~frame["warmup"].astype(bool)
         & (frame["status"] == "ok")
-        & ~frame["metric"].isin(list(EXCLUDED_METRICS))
+        & ~frame["metric"].isin(list(gate.EXCLUDED_METRICS))
     )
     return frame.loc[keep].reset_index(drop=True)
 
@@ -244,14 +245,14 @@ def compare_runs(
     if differences and not force:
         raise NotComparableError(differences)
     # The larger of the two plans' minimum effects: a step must matter to both to be called.
-    effects = min_effects(a.meta)
-    for key, value in min_effects(b.meta).items():
+    effects = gate.min_effects(a.meta)
+    for key, value in gate.min_effects(b.meta).items():
         effects[key] = max(value, effects.get(key, value))
     frame = stats.compare(
         measured_frame(a), measured_frame(b), alpha=alpha, min_effects=effects, seed=seed
     )
     frame["symbol"] = [
-        symbol(str(m), float(c), effects.get((str(w), str(k)), DEFAULT_MIN_EFFECT))
+        symbol(str(m), float(c), effects.get((str(w), str(k)), gate.MIN_EFFECT))
         for m, c, w, k in zip(
             frame["mark"], frame["change_pct"], frame["workload"], frame["metric"], strict=True
         )
@@ -325,7 +326,9 @@ def _describe(info: RunInfo) -> str:
 
 
 def _summary_line(result: ComparisonResult) -> str:
-    return ", ".join(f"{count} {mark}" for mark, count in result.counts().items())
+    counts = ", ".join(f"{count} {mark}" for mark, count in result.counts().items())
+    unarmed = result.unarmed()
+    return f"{counts}\n{unarmed}" if unarmed else counts
 
 
 def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
@@ -422,5 +425,6 @@ def comparison_html(result: ComparisonResult) -> str:
         forced=result.forced,
         differences=result.differences,
         counts=result.counts(),
+        unarmed=result.unarmed(),
         legend=LEGEND,
     )

@@ -22,22 +22,18 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from bench import stats
+from bench import gate, stats
 from bench.paths import atomic_path
 from bench.platform_names import sort_platforms
 from bench.report.compare import (
-    DEFAULT_MIN_EFFECT,
     RunInfo,
     measured_frame,
     meta_value,
-    min_effects,
     num,
     render_template,
     run_info,
 )
 from bench.results import RUN_FILE, ResultsError, RunData, load_run
-
-ALPHA: Final = 0.01
 
 
 @dataclass(frozen=True)
@@ -132,7 +128,7 @@ def headline_samples(runs: Sequence[RunData]) -> pd.DataFrame:
         if frame.empty:
             continue
         info = run_info(run)
-        effects = min_effects(run.meta)
+        effects = gate.min_effects(run.meta)
         frame["run_id"] = info.run_id
         frame["created"] = info.created
         frame["host"] = info.host
@@ -140,7 +136,7 @@ def headline_samples(runs: Sequence[RunData]) -> pd.DataFrame:
         # their series still must not continue across a change of the VM acceleration.
         frame["accel"] = info.accel
         frame["min_effect"] = [
-            effects.get((str(w), str(m)), DEFAULT_MIN_EFFECT)
+            effects.get((str(w), str(m)), gate.MIN_EFFECT)
             for w, m in zip(frame["workload"], frame["metric"], strict=True)
         ]
         parts.append(frame[list(_SAMPLE_COLUMNS)])
@@ -170,7 +166,7 @@ def _series(samples: pd.DataFrame) -> Iterable[tuple[tuple[Any, ...], pd.DataFra
     return samples.groupby(list(SERIES_KEY), sort=False)
 
 
-def find_steps(samples: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
+def find_steps(samples: pd.DataFrame, *, alpha: float = gate.ALPHA) -> pd.DataFrame:
     """The steps in each series (one host, accel, workload definition, metric and platform)
     that change_points finds in the per-run medians and Mann-Whitney confirms on the pooled
     samples of the segments either side. Columns: STEP_COLUMNS."""
@@ -478,7 +474,7 @@ def index_html(
         skipped=skipped,
         total=len(runs),
         tcg=any(run_info(r).accel == "tcg" for r in runs),
-        alpha=ALPHA,
+        alpha=gate.ALPHA,
     )
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from bench import stats
+from bench import gate, stats
 from bench.claims import assess
 from bench.paths import atomic_path, reports_dir
 from bench.platform_names import VM, base_of, platform_key
@@ -37,8 +37,6 @@ from bench.report.references import references_for
 from bench.results import TIMESERIES, RunData, Sample, Trial, load_run
 
 BASELINE: Final = "native"
-# The runner's own clock around a trial (start-up and teardown included): not a figure.
-EXCLUDED_METRICS: Final = frozenset({"wall_s"})
 STARTUP_PARTS: Final = ("create_to_running_s", "running_to_ready_s")
 GUEST_PHASES: Final = ("guest_kernel_s", "guest_initramfs_s", "guest_init_s", "host_to_guest_s")
 PHASE_NAMES: Final = {
@@ -187,8 +185,9 @@ def render_run(
     `links_base`: the run directory relative to where the page will be (links to raw
     outputs); `files`: the run's raw/ and logs/ files that exist (None: link what the trials
     name, and no instance logs)."""
-    frame = _workload_frame(run)
-    summary = _summarize(run, frame)
+    every = _workload_frame(run)
+    summary = _summarize(run, every)  # the gate sees values that are not numbers, and says so
+    frame = _finite(every)
     platforms = _platforms(run, frame)
     accel = _accel(run, platforms)
     context: dict[str, Any] = {
@@ -222,9 +221,14 @@ def _workload_frame(run: RunData) -> pd.DataFrame:
     """The measured workload samples. vars(), not dataclasses.asdict: 20x faster at 100k."""
     rows = [vars(s) for s in run.samples if s.origin == "workload" and not s.warmup]
     frame = pd.DataFrame(rows, columns=list(_COLUMNS))
+    kept: pd.DataFrame = frame.loc[~frame["metric"].isin(gate.EXCLUDED_METRICS)]
+    return kept.reset_index(drop=True)
+
+
+def _finite(frame: pd.DataFrame) -> pd.DataFrame:
+    """The samples a chart can draw: values that are numbers."""
     values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
-    keep = ~frame["metric"].isin(EXCLUDED_METRICS).to_numpy() & np.isfinite(values)
-    kept: pd.DataFrame = frame.loc[keep].reset_index(drop=True)
+    kept: pd.DataFrame = frame.loc[np.isfinite(values)].reset_index(drop=True)
     return kept
 
 
@@ -232,19 +236,10 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def _min_effects(run: RunData) -> dict[tuple[str, str], float]:
-    found: dict[tuple[str, str], float] = {}
-    for w in _plan_workloads(run):
-        for metric, spec in (w.get("metrics") or {}).items():
-            if isinstance(spec, dict) and spec.get("min_effect"):
-                found[(str(w.get("name")), str(metric))] = float(spec["min_effect"])
-    return found
-
-
 def _summarize(run: RunData, frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=list(stats.SUMMARY_COLUMNS))
-    return stats.summarize(frame, baseline=BASELINE, min_effects=_min_effects(run))
+    return stats.summarize(frame, baseline=BASELINE, min_effects=gate.min_effects(run.meta))
 
 
 def _plan(run: RunData) -> dict[str, Any]:

@@ -166,7 +166,9 @@ def test_density_ramp_stops_at_the_count_and_removes_everything(
     records = run_density(monkeypatch, platform, {"max_containers": 3, "platforms": "docker"})
     startups = [r for r in records if r.metric == "startup-s"]
     assert [(r.repeat, r.value) for r in startups] == [(0, 0.2), (1, 0.3), (2, 0.4)]
-    by = {r.metric: r for r in records if r.metric != "startup-s"}
+    steps = [r for r in records if r.metric == "step-bytes"]
+    assert [(r.repeat, r.value) for r in steps] == [(i, 100.0 * MIB) for i in range(3)]
+    by = {r.metric: r for r in records if r.metric not in ("startup-s", "step-bytes")}
     assert by["instances"].value == 3
     assert by["stop-reason"].text == "max-instances" and by["stop-reason"].value is None
     assert by["bytes-per-instance"].value is not None and by["bytes-per-instance"].value > 0
@@ -188,7 +190,7 @@ def test_density_stop_reasons(
 ) -> None:
     platform = FakePlatform(script)
     records = run_density(monkeypatch, platform, {"deadline_s": 10.0, "platforms": "docker"})
-    by = {r.metric: r for r in records if r.metric != "startup-s"}
+    by = {r.metric: r for r in records if r.metric not in ("startup-s", "step-bytes")}
     assert by["stop-reason"].text == reason
     assert by["instances"].value == started
     assert platform.running == []
@@ -200,7 +202,8 @@ def test_density_is_cleaned_up_when_interrupted(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(density, "drop_caches", lambda: True)
     ctx = context({"docker": platform}, settings_for(density.DensityExperiment, {}))
     ramp = density.DensityExperiment().run(ctx)
-    next(ramp), next(ramp)
+    for _ in range(4):  # each instance: its startup-s, then its step-bytes
+        next(ramp)
     assert len(platform.running) == 2
     ramp.close()  # what Ctrl-C in the consumer does to the generator
     assert platform.running == []

@@ -142,8 +142,7 @@ def test_two_repeats_inconclusive_naming_n() -> None:
     df = cat(rows([1000.0, 1001.0]), rows([800.0, 801.0], platform="docker"))
     docker = row(stats.summarize(df), "docker")
     assert docker["verdict"] == "inconclusive"
-    assert "n=2 < 5 repeats" in docker["reason"]
-    assert "MWU cannot reach p<0.01 with n=2 and 2" in docker["reason"]
+    assert docker["reason"] == "too few repeats: docker n=2 and native n=2 < 5"
 
 
 def test_three_repeats_cannot_reach_alpha() -> None:
@@ -151,7 +150,9 @@ def test_three_repeats_cannot_reach_alpha() -> None:
     docker = row(stats.summarize(df, min_repeats=3), "docker")
     # Complete separation, yet the exact MWU's smallest p for 3 and 3 is 0.1.
     assert docker["verdict"] == "inconclusive"
-    assert docker["reason"] == "MWU cannot reach p<0.01 with n=3 and 3"
+    assert (
+        docker["reason"] == "the U test cannot reach p<0.01 with n=3 and 3: raise the repeats to 5"
+    )
 
 
 def test_single_value_has_no_interval() -> None:
@@ -440,7 +441,8 @@ def test_compare_accel_change_not_comparable_and_small_n_not_significant() -> No
     # Even a doubling is not called with 3 and 3: too few to show a change, yet like things.
     small = stats.compare(rows([1.0, 2.0, 3.0]), rows([4.0, 5.0, 6.0]))
     assert small.iloc[0]["mark"] == "not significant"
-    assert "MWU cannot reach" in small.iloc[0]["reason"]
+    assert small.iloc[0]["reason"] == "too few repeats: run b n=3 and run a n=3 < 5"
+    assert not small.iloc[0]["armed"]
 
 
 def test_compare_only_common_groups() -> None:
@@ -487,7 +489,8 @@ def test_change_points_edge_cases() -> None:
         stats.change_points([1.0, float("nan"), 2.0, 3.0])
 
 
-def test_zero_against_zero_is_no_change_not_a_missing_ratio() -> None:
+def test_zero_against_zero_is_inconclusive_not_no_change() -> None:
     zeros = rows([0.0] * 6)
     (row,) = stats.compare(zeros, zeros).itertuples()
-    assert row.ratio == 1.0 and row.mark == "not significant"
+    assert math.isnan(row.ratio) and row.mark == "not significant" and not row.armed
+    assert row.reason == "run a median is 0: no ratio to judge"
