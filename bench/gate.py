@@ -222,13 +222,16 @@ def decide(
         word: Call = "worse" if ev.worse_pct > 0 else "better"
         why = f"{adjusted} < {policy.alpha:g} and {pct(size)} {word} (>= {pct(effect)})"
         return Decision(word, why, p, armed=True)
-    problems = _equivalence_problems(ev, policy, effect)
-    if problems:
-        return Decision("inconclusive", "; ".join(problems), p, armed=True)
+    # Why it was not called, then whether the data rule out a difference that matters.
     if p < policy.alpha:
         why = f"shift {pct(size)} < {pct(effect)} minimum effect ({adjusted})"
     else:
-        why = f"{adjusted} >= {policy.alpha:g}; ratio interval within +-{pct(effect)}"
+        why = f"{adjusted} >= {policy.alpha:g}"
+    problems = _equivalence_problems(ev, policy, effect)
+    if problems:
+        return Decision("inconclusive", "; ".join([why, *problems]), p, armed=True)
+    if p >= policy.alpha:
+        why += f"; ratio interval within +-{pct(effect)}"
     return Decision("no difference", why, p, armed=True)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from bench import gate, stats
+from bench import calibration, gate, stats
 from bench.claims import assess
 from bench.paths import atomic_path, reports_dir
 from bench.platform_names import VM, base_of, platform_key
@@ -208,6 +208,7 @@ def render_run(
         "plan": _plan(run),
         "workload_plans": _workload_plans(run),
         "events": _event_rows(run),
+        "gate": _gate_method(),
     }
     return _environment().get_template("run.html.j2").render(context)
 
@@ -930,6 +931,47 @@ def _workload_plans(run: RunData) -> list[dict[str, str]]:
             }
         )
     return out
+
+
+@dataclass(frozen=True)
+class GateMethod:
+    """The gate's thresholds and how often it is fooled (bench.calibration's stored table)."""
+
+    alpha: float
+    min_effect: float
+    min_repeats: int
+    effect: float
+    ns: tuple[int, ...]
+    distributions: tuple[str, ...]
+    rows: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # path, false by n, power
+
+
+def _gate_method() -> GateMethod:
+    rates = calibration.stored()
+    ns = tuple(sorted({r.n for r in rates if r.kind == "false"}))
+    dists = tuple(dict.fromkeys(r.distribution for r in rates if r.kind == "power"))
+    paths = tuple(dict.fromkeys(r.path for r in rates))
+
+    def share(chosen: list[calibration.Rate]) -> str:
+        hits, sims = sum(r.hits for r in chosen), sum(r.sims for r in chosen)
+        return f"{hits / sims:.1%} ({hits}/{sims})" if sims else "-"
+
+    rows = tuple(
+        (
+            path,
+            tuple(
+                share([r for r in rates if (r.path, r.kind, r.n) == (path, "false", n)]) for n in ns
+            ),
+            tuple(
+                share([r for r in rates if (r.path, r.kind, r.distribution) == (path, "power", d)])
+                for d in dists
+            ),
+        )
+        for path in paths
+    )
+    return GateMethod(
+        gate.ALPHA, gate.MIN_EFFECT, gate.MIN_REPEATS, calibration.EFFECT, ns, dists, rows
+    )
 
 
 def _event_rows(run: RunData) -> list[dict[str, str]]:

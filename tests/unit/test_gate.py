@@ -1,0 +1,124 @@
+"""The gate's rules, one by one, on hand-made evidence; and bad numbers through summarize."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench import gate, stats
+
+
+def evidence(**kw: float | int | bool) -> gate.Evidence:
+    base: dict[str, object] = {
+        "subject": "docker",
+        "reference": "native",
+        "higher_is_better": True,
+        "n": 8,
+        "n_ref": 8,
+        "ratio": 0.9,
+        "ratio_low": 0.88,
+        "ratio_high": 0.92,
+        "p_value": 0.0002,
+        "cv": 0.01,
+        "cv_ref": 0.01,
+        "median_ref": 1000.0,
+    }
+    base.update(kw)
+    return gate.Evidence(**base)  # type: ignore[arg-type]
+
+
+def test_worse_needs_the_test_and_the_minimum_effect() -> None:
+    assert gate.decide(evidence()).call == "worse"
+    assert gate.decide(evidence(ratio=1.1, ratio_low=1.08, ratio_high=1.12)).call == "better"
+    small = gate.decide(evidence(ratio=0.99, ratio_low=0.985, ratio_high=0.995))
+    assert small.call == "no difference" and "minimum effect" in small.reason
+    noise = gate.decide(evidence(p_value=0.2, ratio_low=0.7, ratio_high=1.1))
+    assert noise.call == "inconclusive" and "reaches past" in noise.reason
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"bad": 2}, "2 docker value(s) not finite"),
+        ({"bad_ref": 1}, "1 native value(s) not finite"),
+        ({"n": 0}, "no docker values"),
+        ({"ratio": math.nan, "median_ref": 0.0}, "native median is 0"),
+        ({"ratio": math.nan, "median_ref": math.inf}, "not a finite number"),
+        ({"n": 4}, "too few repeats: docker n=4 < 5"),
+    ],
+)
+def test_what_cannot_be_judged_is_inconclusive_with_the_reason(
+    kw: dict[str, float], words: str
+) -> None:
+    decision = gate.decide(evidence(**kw))
+    assert decision.call == "inconclusive" and not decision.armed
+    assert words in decision.reason
+
+
+def test_a_family_holds_its_false_calls_to_alpha() -> None:
+    # each alone would be called; as three at once, Holm asks p < 0.0033 of the smallest
+    ps = [0.006, 0.008, 0.009]
+    alone = [gate.decide(evidence(p_value=p)).call for p in ps]
+    together = gate.decide_family([evidence(p_value=p) for p in ps])
+    assert alone == ["worse"] * 3
+    assert [d.call for d in together] == ["inconclusive"] * 3
+    assert "Holm-adjusted" in together[0].reason
+    # n=5 a side can reach 0.0079 at best: a family of two cannot fire, and says how to arm it
+    (five, _) = gate.decide_family([evidence(n=5, n_ref=5)] * 2)
+    assert five.call == "inconclusive" and "raise the repeats to 6" in five.reason
+
+
+def test_holm_matches_the_textbook() -> None:
+    assert gate.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert math.isnan(gate.holm([math.nan, 0.01])[0])
+    assert gate.repeats_needed(0.01) == 5 and gate.repeats_needed(0.01 / 7) == 7
+
+
+def rows(platform: str, values: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "workload": "w",
+            "metric": "m",
+            "platform": platform,
+            "warmup": False,
+            "value": values,
+            "unit": "u",
+            "higher_is_better": True,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("native", "docker", "words"),
+    [
+        ([1.0] * 8, [1.0] * 7 + [math.nan], "1 docker value(s) not finite"),
+        ([1.0] * 8, [1.0] * 7 + [math.inf], "1 docker value(s) not finite"),
+        ([0.0] * 8, [0.0] * 8, "native median is 0"),
+        ([math.nan] * 8, [1.0] * 8, "8 native value(s) not finite"),
+    ],
+)
+def test_summarize_never_says_no_difference_of_bad_numbers(
+    native: list[float], docker: list[float], words: str
+) -> None:
+    table = stats.summarize(pd.concat([rows("native", native), rows("docker", docker)]))
+    (row,) = table.loc[table["platform"] == "docker"].to_dict("records")
+    assert row["verdict"] == "inconclusive" and words in str(row["reason"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=0, max_size=9),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=0, max_size=9),
+)
+def test_any_input_gives_a_verdict_with_a_reason(a: list[float], b: list[float]) -> None:
+    """Whatever the values, summarize answers one of its verdicts with a reason, and never
+    "no difference" where a value was not a finite number."""
+    frame = pd.concat([rows("native", a), rows("docker", b)])
+    for row in stats.summarize(frame, resamples=50).to_dict("records"):
+        assert row["verdict"] in stats.VERDICTS and row["reason"]
+        if row["platform"] == "docker" and not all(map(math.isfinite, a + b)):
+            assert row["verdict"] == "inconclusive"
