@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,21 +62,26 @@ def busy_reasons(docker_client: Any = None, libvirt_conn: Any = None) -> list[st
     if load > BUSY_LOAD_PER_CPU * cpus:
         reasons.append(f"load average {load:.2f} on {cpus} CPUs")
     if docker_client is not None:
-        with contextlib.suppress(Exception):
-            foreign = [
-                c.name for c in docker_client.containers.list() if RUN_LABEL not in (c.labels or {})
-            ]
-            if foreign:
-                reasons.append(
-                    f"{len(foreign)} other container(s) running: {', '.join(foreign[:5])}"
-                )
+        reasons.extend(_foreign("container(s)", lambda: _foreign_containers(docker_client)))
     if libvirt_conn is not None:
-        with contextlib.suppress(Exception):
-            foreign = [
-                d.name()
-                for d in libvirt_conn.listAllDomains()
-                if d.isActive() and run_of(d.name()) is None
-            ]
-            if foreign:
-                reasons.append(f"{len(foreign)} other VM(s) running: {', '.join(foreign[:5])}")
+        reasons.extend(_foreign("VM(s)", lambda: _foreign_domains(libvirt_conn)))
     return reasons
+
+
+def _foreign_containers(client: Any) -> list[str]:
+    return [c.name for c in client.containers.list() if RUN_LABEL not in (c.labels or {})]
+
+
+def _foreign_domains(conn: Any) -> list[str]:
+    return [d.name() for d in conn.listAllDomains() if d.isActive() and run_of(d.name()) is None]
+
+
+def _foreign(what: str, names: Callable[[], list[str]]) -> list[str]:
+    """The busy-host reason for what else runs, or why that could not be asked: a check that
+    failed must say so, not pass as "nothing else running"."""
+    try:
+        found = names()
+    except Exception as exc:  # the SDKs raise their own types (docker errors, libvirtError)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return [f"could not list other {what}: {type(exc).__name__}: {first}"]
+    return [f"{len(found)} other {what} running: {', '.join(found[:5])}"] if found else []

@@ -92,11 +92,12 @@ def test_digest_is_the_tarball_sha256_and_the_tree_says_it(images: ImageSet) -> 
     assert images.disk_raw.stat().st_mode & 0o004, "libvirt needs a world-readable disk"
 
 
-def test_a_cached_spec_answers_in_under_a_second(images: ImageSet) -> None:
-    started = time.monotonic()
+def test_a_cached_spec_builds_nothing(images: ImageSet) -> None:
+    """How fast the cached answer is, is tests/perf's (test_host_perf) business."""
+    made = [p.stat().st_mtime_ns for p in (images.rootfs_tar, images.disk_raw)]
     again = images_build.build()
-    assert time.monotonic() - started < 1.0
     assert again == images
+    assert [p.stat().st_mtime_ns for p in (images.rootfs_tar, images.disk_raw)] == made
 
 
 def test_docker_image_holds_exactly_the_manifest(images: ImageSet, docker_client: Any) -> None:
@@ -159,11 +160,9 @@ def test_unknown_package_fails_in_one_line_and_leaves_the_cache_alone(
 def test_docker_down_fails_before_building(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/vcbench-absent.sock")
-    started = time.monotonic()
     with pytest.raises(ImageError, match="dockerd is not reachable") as failure:
         images_build.build()
     assert "vcbench host setup" in failure.value.hint
-    assert time.monotonic() - started < 10
     assert not (tmp_path / "cache/vcbench/images/entries").exists()
 
 

@@ -71,10 +71,8 @@ def test_exec_output_exit_code_and_size(started: tuple[Instance, RunContext]) ->
 
 def test_a_hanging_command_is_killed_at_its_timeout(started: tuple[Instance, RunContext]) -> None:
     instance, _ = started
-    began = time.perf_counter()
     with pytest.raises(InstanceTimeout, match="within 1 s"):
         instance.exec(["sleep", "300"], timeout=1)
-    assert time.perf_counter() - began < 20
     assert "sleep 300" not in instance.exec(["ps", "-eo", "args"], timeout=30).stdout
     assert instance.exec(["true"], timeout=30).exit_code == 0
 

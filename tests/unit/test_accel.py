@@ -54,8 +54,7 @@ def test_marker_is_found_in_split_output(tmp_path: Path, monkeypatch: pytest.Mon
         "\ntime.sleep(0.2); print('BE-OK'); sys.stdout.flush(); time.sleep(30)",
         monkeypatch,
     )
-    took = accel.boot_to_marker("kvm", tmp_path, tmp_path, 10)
-    assert took is not None and 0.1 < took < 10
+    assert accel.boot_to_marker("kvm", tmp_path, tmp_path, 10) is not None
 
 
 def test_hang_hits_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytest
 
 from bench.errors import BenchError, InstanceTimeout, PlatformError
-from bench.experiments import density, elasticity, isolation, loadkit
+from bench.experiments import density, elasticity, isolation, loadkit, registry
 from bench.experiments.base import ExperimentContext
 from bench.platforms import resize
 from bench.platforms.base import ExecResult, Instance, InstanceInfo, InstanceSpec, Limits, Startup
@@ -111,7 +111,6 @@ def test_background_stress_is_bounded_by_its_own_timeout() -> None:
 
 
 def test_every_experiment_is_registered_with_settings_of_known_types() -> None:
-    registry = pytest.importorskip("bench.experiments.registry")
     for name in ("density", "elasticity", "isolation"):
         assert registry.make(name).name == name
         assert registry.resolve(name, {}, "t")

@@ -103,6 +103,19 @@ def test_remove_takes_the_entry_away(tmp_path: Path) -> None:
     assert cache.entries() == [] and not entry.exists()
 
 
+def wait_until_blocked_on(path: Path, timeout: float = 30.0) -> None:
+    """Until the kernel lists a request blocked on path's lock (/proc/locks marks a waiter
+    with "->"): the second builder is then really waiting, not merely slow to start."""
+    inode = f":{path.stat().st_ino} "
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        locks = Path("/proc/locks").read_text().splitlines()
+        if any("->" in line and inode in line for line in locks):
+            return
+        time.sleep(0.01)
+    pytest.fail(f"no request blocked on {path} within {timeout:g} s")
+
+
 def test_the_lock_makes_a_second_builder_wait(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
     order: list[str] = []
@@ -114,7 +127,7 @@ def test_the_lock_makes_a_second_builder_wait(tmp_path: Path) -> None:
     with cache.locked():
         waiter = threading.Thread(target=second)
         waiter.start()
-        time.sleep(0.3)
+        wait_until_blocked_on(cache.root / ".lock")
         order.append("first")
     waiter.join(timeout=5)
     assert order == ["first", "second"]
