@@ -35,7 +35,7 @@ WORK = (
 class DiskPerInstanceExperiment:
     name = NAME
     claims = ("C5",)
-    defaults: ClassVar[Mapping[str, int]] = {"repeats": 3, "work_mib": 64}
+    defaults: ClassVar[Mapping[str, int]] = {"repeats": 8, "work_mib": 64}
 
     def run(self, ctx: ExperimentContext) -> Iterator[ExperimentRecord]:
         repeats, work_mib = int(ctx.settings["repeats"]), int(ctx.settings["work_mib"])

@@ -284,7 +284,7 @@ class ElasticityExperiment:
     claims = ("C7",)
     defaults: ClassVar[Mapping[str, int | float | str | bool]] = {
         "platforms": "docker,libvirt",
-        "repeats": 3,
+        "repeats": 8,
         "vcpus_small": 1,
         "vcpus_big": 2,
         "memory_mib_small": 512,

@@ -108,7 +108,7 @@ class IsolationExperiment:
     defaults: ClassVar[Mapping[str, int | float | str | bool]] = {
         "platforms": "docker,libvirt",
         "victims": "cpu,memory,io",
-        "repeats": 3,
+        "repeats": 8,
         "duration_s": 3,
         "file_size_mib": 64,  # the io victim's fio file
         "placement": "disjoint",

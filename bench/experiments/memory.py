@@ -28,7 +28,7 @@ class MemoryExperiment:
     claims = ("C4",)
     # settle_s: how long a fresh instance idles before "idle" is read (a VM's init and agent
     # are still starting at the ready marker); part of the definition, not a wait for luck.
-    defaults: ClassVar[Mapping[str, float]] = {"repeats": 3, "touch_mib": 256, "settle_s": 2.0}
+    defaults: ClassVar[Mapping[str, float]] = {"repeats": 8, "touch_mib": 256, "settle_s": 2.0}
 
     def run(self, ctx: ExperimentContext) -> Iterator[ExperimentRecord]:
         touch = int(ctx.settings["touch_mib"])
