@@ -59,7 +59,8 @@ def kernel(data: RunView) -> Outcome:
         f" ({'the same: it shares the host kernel' if shares else 'a different one'}); the VM"
         f" reports {vm} ({'its own' if own else 'the same as the host'})."
     )
-    return Outcome(verdict, reason, figures, key=f"host {host}, docker {container}, VM {vm}")
+    key = f"host {host}, docker {container}, VM {vm} (exact readings, n=1)"
+    return Outcome(verdict, reason, figures, key=key)
 
 
 # --- C2 image size -------------------------------------------------------------------------------
@@ -89,7 +90,10 @@ def image_size(data: RunView) -> Outcome:
     caveats = []
     if image.median >= 2**30:
         caveats.append("the container image itself is GB-sized: this userland is not minimal")
-    key = f"image {num(image.median, 'B')} vs VM {num(vm.median, 'B')} ({ratio:.3g}x)"
+    key = (
+        f"image {num(image.median, 'B')} vs VM {num(vm.median, 'B')} ({ratio:.3g}x; exact"
+        f" sizes, n={image.n} and {vm.n})"
+    )
     return Outcome(verdict, reason, figures, tuple(caveats), key)
 
 
