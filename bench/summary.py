@@ -21,6 +21,21 @@ def summary_frame(run: RunData) -> Any:
     return stats.summarize(frame, min_effects=gate.min_effects(run.meta))
 
 
+def gate_not_armed(table: Any) -> str:
+    """A line when some figures had too few repeats for any verdict: never a silent pass."""
+    from bench import gate
+
+    compared = table.loc[table["verdict"] != "baseline"]
+    few = compared.loc[compared["reason"].astype(str).str.startswith("too few repeats")]
+    if few.empty:
+        return ""
+    return (
+        f"{len(few)} of {len(compared)} figures have fewer than {gate.MIN_REPEATS} repeats a side:"
+        f" the gate is not armed for them (inconclusive, whatever the figures);"
+        f" --repeats {gate.MIN_REPEATS} or more arms it"
+    )
+
+
 def _cell(row: Any) -> str:
     if row["n"] == 0:
         return "-"
@@ -73,6 +88,9 @@ def print_summary(directory: Path, quiet: bool = False) -> None:
             unit = group["unit"].iloc[0]
             table.add_row(workload, f"{metric} ({unit})", *(cells.get(p, "-") for p in platforms))
         console.print(table)
+        unjudged = gate_not_armed(table_data)
+        if unjudged:
+            console.print(f"[yellow]{unjudged}[/]")
     for line in claim_lines(run):
         console.print(line, markup=False, highlight=False, no_wrap=True, overflow="ellipsis")
     for warning in run.warnings:

@@ -145,3 +145,19 @@ def test_json_mode_keeps_the_verdict_off_stdout(
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [str(current)]
     assert NO_BASELINE in captured.err
+
+
+def test_too_few_repeats_say_the_gate_is_not_armed_never_a_silent_pass(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    rng = np.random.default_rng(0)
+
+    def three(run_id: str, day: int, factor: float) -> Path:
+        figures = {("cpu-sysbench", "events_per_s", "native"): noisy(rng, 1000 * factor, n=3)}
+        return _finished(make_run(root, run_id, figures, created=START + day * DAY))
+
+    three("20260101-000000-aaaaaa", 1, 1.0)
+    halved = judge(three("20260102-000000-bbbbbb", 2, 0.5), root)
+    assert not halved.regressed  # halved, yet three repeats cannot show it...
+    assert any(  # ...and the check says so instead of passing in silence
+        line.startswith("gate not armed for 1 of 1 figures (n=3)") for line in halved.lines
+    )

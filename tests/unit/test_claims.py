@@ -635,3 +635,11 @@ def test_figures_are_shown_in_the_unit_that_fits() -> None:
     assert cells(0.3, "fraction")["value"] == "30" and cells(0.3, "fraction")["unit"] == "%"
     assert cells(70900.0, "IOPS")["value"] == "70,900"
     assert cells(None, "", text="6.1.0-cloud")["value"] == "6.1.0-cloud"
+
+
+def test_terminal_summary_says_when_the_gate_is_not_armed() -> None:
+    from bench.summary import gate_not_armed, summary_frame
+
+    line = gate_not_armed(summary_frame(load_run(TCG_RUN)))
+    assert line.startswith("14 of 18 figures have fewer than 5 repeats a side")
+    assert "--repeats 5" in line
