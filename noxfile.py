@@ -11,7 +11,7 @@ import os
 import nox
 
 nox.options.sessions = ["lint", "tests"]
-EXIT_REGRESSION = 3  # bench.report.compare_cli's; the noxfile runs before bench is installed
+EXIT_REGRESSION = 3  # bench.cli.compare's; the noxfile runs before bench is installed
 nox.options.reuse_existing_virtualenvs = True
 
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from bench.collectors.cgroupfs import (
+from bench.collectors.proctree import ProcessSet
+from bench.collectors.records import Field, counter, gauge
+from bench.core.errors import PlatformError
+from bench.host.cgroupfs import (
     CgroupDir,
     CgroupDirs,
     parse_blkio_bytes,
     parse_io_stat,
     parse_keyed,
 )
-from bench.collectors.procfs import read_text
-from bench.collectors.proctree import ProcessSet
-from bench.collectors.records import Field, counter, gauge
-from bench.errors import PlatformError
+from bench.host.procfs import read_text
 
 # memory.stat keys for anonymous and page-cache memory; v1 'total_' ones include child cgroups,
 # as memory.usage_in_bytes does.

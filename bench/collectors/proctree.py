@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from bench.collectors.procfs import PROC, ProcStat, read_stat
+from bench.host.procfs import PROC, ProcStat, read_stat
 
 ProcKey = tuple[int, int]  # (pid, start ticks): one process, even when its pid is reused
 

@@ -10,9 +10,9 @@ from typing import ClassVar
 
 import psutil
 
-from bench.collectors.procfs import PROC, parse_io, parse_smaps_rollup, read_stat, read_text
 from bench.collectors.records import Field, counter, gauge
-from bench.errors import PlatformError
+from bench.core.errors import PlatformError
+from bench.host.procfs import PROC, parse_io, parse_smaps_rollup, read_stat, read_text
 
 PID_DIR = Path("/run/libvirt/qemu")
 # PSS and USS walk QEMU's page tables: ~1 ms of kernel time per read for a 384 MiB guest here,

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.collectors.cgroup_source import CgroupSource, ProcessSource
-from bench.collectors.cgroupfs import CgroupDir, CgroupDirs, locate
 from bench.collectors.domain import DomainSource
 from bench.collectors.host import HostSource
 from bench.collectors.proctree import ProcessSet, TaggedPids, cgroup_pids
 from bench.collectors.qemu import QemuSource
 from bench.collectors.records import Source
-from bench.errors import PlatformError
+from bench.core.errors import PlatformError
+from bench.host.cgroupfs import CgroupDir, CgroupDirs, locate
 from bench.platforms import procs
-from bench.platforms.base import Instance
 from bench.platforms.docker import DockerInstance
 from bench.platforms.libvirt import LibvirtInstance
 from bench.platforms.native import NativeInstance
+from bench.platforms.protocol import Instance
 
 
 def sources_for(instance: Instance) -> list[Source]:

@@ -25,8 +25,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from bench.errors import BenchError, InstanceTimeout
-from bench.experiments.base import ExperimentContext
+from bench.core.errors import BenchError, InstanceTimeout
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
 from bench.experiments.loadkit import (
     Recorder,
     accel_of,
@@ -35,8 +36,7 @@ from bench.experiments.loadkit import (
     limits_detail,
     mem_available_bytes,
 )
-from bench.platforms.base import InstanceSpec, Limits, Platform
-from bench.results import ExperimentRecord
+from bench.platforms.protocol import InstanceSpec, Limits, Platform
 
 MIB = 2**20
 

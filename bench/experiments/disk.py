@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from bench.errors import PlatformError
-from bench.experiments.base import ExperimentContext
+from bench.core.errors import PlatformError
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
 from bench.experiments.hostside import allocated_bytes
-from bench.experiments.instances import checked, started
-from bench.platforms.base import Instance, Platform
+from bench.experiments.instance_scope import checked, started
 from bench.platforms.docker import DockerInstance, DockerPlatform
 from bench.platforms.libvirt import LibvirtInstance
 from bench.platforms.native import NativeInstance
-from bench.results import ExperimentRecord
+from bench.platforms.protocol import Instance, Platform
 
 NAME = "disk-per-instance"
 WORK_DIR = "/var/tmp/vcbench-disk"  # on the instance's root filesystem in all three, not tmpfs

@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from bench.errors import BenchError, PlatformError
-from bench.experiments.base import ExperimentContext
+from bench.core.errors import BenchError, PlatformError
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
 from bench.experiments.loadkit import (
     STOP_STRESS,
     Recorder,
@@ -42,8 +43,7 @@ from bench.experiments.loadkit import (
     cpu_seconds,
     limits_detail,
 )
-from bench.platforms.base import Instance, InstanceInfo, InstanceSpec, Limits, Platform
-from bench.results import ExperimentRecord
+from bench.platforms.protocol import Instance, InstanceInfo, InstanceSpec, Limits, Platform
 
 MEMORY_EFFECTIVE_OMITTED = (
     "not measured: no workload's throughput follows a memory limit short of reclaim or OOM;"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 
-from bench.collectors.procfs import PROC, parse_smaps_rollup, read_stat, read_text
-from bench.errors import PlatformError
+from bench.core.errors import PlatformError
+from bench.host.procfs import PROC, parse_smaps_rollup, read_stat, read_text
 
 
 def allocated_bytes(path: Path) -> int:

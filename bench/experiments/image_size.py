@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from bench.experiments.base import ExperimentContext
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
 from bench.experiments.hostside import allocated_bytes
 from bench.images.artifacts import ImageSet
 from bench.platforms.docker import DockerPlatform
 from bench.platforms.libvirt import LibvirtPlatform
-from bench.results import ExperimentRecord
 
 NAME = "image-size"
 

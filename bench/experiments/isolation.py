@@ -25,8 +25,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from bench.errors import BenchError, PlatformError
-from bench.experiments.base import ExperimentContext
+from bench.core.errors import BenchError, PlatformError
+from bench.core.parsers import parse
+from bench.core.workload import Workload, fill, load_all
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
 from bench.experiments.loadkit import (
     STOP_STRESS,
     Recorder,
@@ -35,10 +38,7 @@ from bench.experiments.loadkit import (
     chosen_platforms,
     wait_stress,
 )
-from bench.parsers import parse
-from bench.platforms.base import Instance, InstanceSpec, Limits, Platform
-from bench.results import ExperimentRecord
-from bench.workload import Workload, fill, load_all
+from bench.platforms.protocol import Instance, InstanceSpec, Limits, Platform
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import trials
-from bench.collectors.procfs import PROC, parse_stat
-from bench.errors import BenchError
-from bench.experiments.base import ExperimentContext
-from bench.platforms.base import Instance, Limits, Platform
-from bench.results import ExperimentRecord
+from bench.core.errors import BenchError
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
+from bench.host.procfs import PROC, parse_stat
+from bench.platforms.protocol import Instance, Limits, Platform
+from bench.run import trials
 
 MEMINFO = Path("/proc/meminfo")
 
@@ -131,7 +131,7 @@ def cpu_seconds(platform: Platform, instance: Instance) -> Callable[[], float | 
 
 def _cgroup_cpu(platform: Any, instance: Any) -> Callable[[], float | None]:
     from bench.collectors.cgroup_source import _cpu_s
-    from bench.collectors.cgroupfs import locate
+    from bench.host.cgroupfs import locate
 
     pid = platform.client().api.inspect_container(instance.container_id)["State"]["Pid"]
     where = locate(int(pid)).cpu

@@ -13,12 +13,12 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from bench.errors import BenchError
-from bench.experiments.base import ExperimentContext
-from bench.experiments.footprints import Footprint, footprint_of
-from bench.experiments.instances import checked, started
+from bench.core.errors import BenchError
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
+from bench.experiments.host_memory import Footprint, footprint_of
+from bench.experiments.instance_scope import checked, started
 from bench.experiments.loadkit import drop_caches, mem_available_bytes
-from bench.results import ExperimentRecord
 
 NAME = "memory"
 

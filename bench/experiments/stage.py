@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bench.errors import BenchError, first_line
-from bench.experiments import registry
-from bench.experiments.base import Experiment, ExperimentContext
-from bench.experiments.outcome import EVENT_KIND, Outcome, ended
-from bench.platforms.base import Limits, Platform, PlatformConfig
+from bench.core.errors import BenchError, first_line
+from bench.data.outcomes import EVENT_KIND, Outcome, ended
+from bench.data.results import Event, ExperimentRecord, RunWriter, load_run
+from bench.experiments import catalog
+from bench.experiments.context import Experiment, ExperimentContext
 from bench.platforms.libvirt import LibvirtPlatform, resolve_accel
-from bench.results import Event, ExperimentRecord, RunWriter, load_run
+from bench.platforms.protocol import Limits, Platform, PlatformConfig
 
 # (name, position, total, its outcome or None when it starts)
 ExperimentProgress = Callable[[str, int, int, Outcome | None], None]
@@ -56,7 +56,7 @@ def run_one(name: str, ctx: ExperimentContext, writer: RunWriter) -> Outcome:
     attempt = time.time()
     count = 0
     try:
-        experiment: Experiment = registry.make(name)
+        experiment: Experiment = catalog.make(name)
         for record in experiment.run(ctx):
             writer.record_experiment([_stamped(record, attempt)])
             count += 1

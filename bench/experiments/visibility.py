@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import psutil
 
-from bench.errors import PlatformError
-from bench.experiments.base import ExperimentContext
-from bench.experiments.instances import checked, started
-from bench.platforms.base import Instance
-from bench.results import ExperimentRecord
+from bench.core.errors import PlatformError
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
+from bench.experiments.instance_scope import checked, started
+from bench.platforms.protocol import Instance
 
 NAME = "visibility"
 # One exec: what the processes inside are told, by the tools they would ask.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 from bench.host.setup import run_setup
 
 USAGE = "usage: python3 -m bench.host setup [--test-tools]"

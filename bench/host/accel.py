@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from bench import paths
-from bench.errors import HostError
+from bench.core import paths
+from bench.core.errors import HostError
 from bench.host.kvm import KVM_DEVICE
 
 Accel = Literal["kvm", "tcg"]

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import paths
-from bench.errors import HostError
-from bench.proc import run, tail
+from bench.core import paths
+from bench.core.errors import HostError
+from bench.core.proc import run, tail
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bench import paths
-from bench.errors import BenchError, first_line
+from bench.core import paths
+from bench.core.errors import BenchError, first_line
 from bench.host import accel, daemons, kvm
 from bench.host.packages import missing_packages
 
@@ -79,7 +79,7 @@ def check_root() -> Check:
 
 
 def check_docker() -> Check:
-    from bench import dockerd
+    from bench.core import dockerd
 
     try:
         client = dockerd.connect(timeout=10)

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from bench.proc import run
+from bench.core.proc import run
 
 KVM_DEVICE = Path("/dev/kvm")
 KVM_GROUP = "kvm"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from bench.proc import run
+from bench.core.proc import run
 
 # Debian/Ubuntu package -> why vcbench needs it. One list, in one place: setup installs it,
 # doctor checks it, CI gets it through `vcbench host setup`.

@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench.errors import HostError
+from bench.core.errors import HostError
+from bench.core.proc import run, tail
 from bench.host import daemons, kvm
 from bench.host.packages import APT_PACKAGES, TEST_PACKAGES, install_command, missing_packages
-from bench.proc import run, tail
 
 APT_TIMEOUT_S = 900.0
 

@@ -18,12 +18,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bench import paths
-from bench.errors import ImageError
+from bench.core import paths
+from bench.core.errors import ImageError
 from bench.images import docker_image, initramfs, rootfs, vmdisk
 from bench.images.artifacts import ImageSet
 from bench.images.cache import Cache, free_bytes
-from bench.images.kernel import GuestKernel, boot_image, guest_kernel
+from bench.images.guest_kernel import GuestKernel, boot_image, guest_kernel
 from bench.images.record import (
     DISK,
     INITRAMFS,

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.paths import shared_dir
+from bench.core.paths import shared_dir
 
 RECORD = "image.json"
 

@@ -12,8 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.errors import BenchError, ImageError
-from bench.proc import run, tail
+from bench.core.errors import BenchError, ImageError
+from bench.core.proc import run, tail
 
 _APT_HINT = "run `apt-get update` (apt must reach the Debian mirror)"
 

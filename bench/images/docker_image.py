@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import dockerd
-from bench.errors import ImageError, first_line
+from bench.core import dockerd
+from bench.core.errors import ImageError, first_line
 from bench.images import rootfs
 
 REPOSITORY = "vcbench/rootfs"

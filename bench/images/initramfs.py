@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from bench.errors import ImageError
-from bench.images.kernel import GuestKernel, module_files
+from bench.core.errors import ImageError
+from bench.images.guest_kernel import GuestKernel, module_files
 
 _MAGIC = b"070701"
 _TRAILER = "TRAILER!!!"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from bench import paths
+from bench.core import paths
 from bench.images import spec as image_spec
+from bench.images.guest_kernel import guest_kernel
 from bench.images.initramfs import File, busybox_entries, static_busybox, write_newc
-from bench.images.kernel import guest_kernel
 
 
 def probe_guest(cache_root: Path, marker: str) -> tuple[Path, Path, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bench.errors import ImageError
+from bench.core.errors import ImageError
 from bench.images.artifacts import ImageSet
 from bench.images.cache import RECORD
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench import paths
-from bench.errors import ImageError
+from bench.core import paths
+from bench.core.errors import ImageError
 from bench.images import docker_image
 from bench.images.cache import Cache
 from bench.images.record import load_record

@@ -20,10 +20,10 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from bench.errors import ImageError
+from bench.core.errors import ImageError
+from bench.core.proc import run
 from bench.images.artifacts import ROOTFS_ID_FILE
 from bench.images.spec import ImageSpec
-from bench.proc import run
 
 HELPER_DIR = "usr/local/sbin"
 MMDEBSTRAP_TIMEOUT_S = 900

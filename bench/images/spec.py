@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bench.errors import ImageError
+from bench.core.errors import ImageError
 
 HOST_SOURCES = (
     Path("/etc/apt/sources.list.d/debian.sources"),

@@ -6,8 +6,8 @@ import os
 import uuid
 from pathlib import Path
 
-from bench.errors import BenchError, ImageError
-from bench.proc import run
+from bench.core.errors import BenchError, ImageError
+from bench.core.proc import run
 
 
 def make_disk(tree: Path, out: Path, size_mib: int, digest: str, epoch: int) -> None:

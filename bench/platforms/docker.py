@@ -9,10 +9,13 @@ from typing import Any
 
 import psutil
 
-from bench import dockerd
-from bench.errors import DaemonLost, PlatformError, first_line
+from bench.core import dockerd
+from bench.core.errors import DaemonLost, PlatformError, first_line
 from bench.platforms import cgroup, lifecycle, network
-from bench.platforms.base import (
+from bench.platforms.docker_stream import Demux, read_all
+from bench.platforms.labels import INSTANCE_LABEL, RUN_LABEL
+from bench.platforms.output import MarkerLog, pump_until_ready
+from bench.platforms.protocol import (
     KEEPER,
     ExecResult,
     Instance,
@@ -23,9 +26,6 @@ from bench.platforms.base import (
     Startup,
     exec_timed_out,
 )
-from bench.platforms.docker_stream import Demux, read_all
-from bench.platforms.labels import INSTANCE_LABEL, RUN_LABEL
-from bench.platforms.output import MarkerLog, pump_until_ready
 
 API_TIMEOUT_S = 60
 LOST_HINT = "run `vcbench host setup` to start it again, then `vcbench run --resume RUN`"
@@ -102,7 +102,7 @@ class DockerInstance(Instance):
         return []
 
     def oom_kills(self) -> int | None:
-        from bench.collectors.cgroupfs import locate
+        from bench.host.cgroupfs import locate
 
         state = self._api.inspect_container(self.container_id)["State"]
         try:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import jinja2
 
-from bench.platforms.base import Limits
 from bench.platforms.labels import METADATA_URI
+from bench.platforms.protocol import Limits
 
 # {root}: the profile's disk bus decides the guest's device name (vda or sda).
 BASE_CMDLINE = "console=ttyS0 root=/dev/{root} rw quiet panic=-1"

@@ -15,8 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.core.proc import run
 from bench.platforms import cgroup, labels, network, procs
-from bench.proc import run
 
 
 @dataclass(frozen=True)

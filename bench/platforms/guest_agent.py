@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.errors import PlatformError
+from bench.core.errors import PlatformError
 
 AGENT_TIMEOUT_S = 10  # one agent round trip; commands themselves have their own timeout
 RECONNECTED_TIMEOUT_S = 60.0  # a restarted libvirtd reattaches to the agent within seconds

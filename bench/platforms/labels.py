@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import paths
+from bench.core import paths
 
 PREFIX = "vcbench-"
 RUN_LABEL = "vcbench.run"  # Docker label key; the value is the run id

@@ -17,11 +17,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.errors import BenchError, DaemonLost, InstanceTimeout, PlatformError
+from bench.core.errors import BenchError, DaemonLost, InstanceTimeout, PlatformError
+from bench.core.platform_names import DEFAULT_PROFILE
+from bench.core.proc import run
 from bench.images.artifacts import ImageSet
-from bench.platform_names import DEFAULT_PROFILE
 from bench.platforms import lifecycle, network, resize, run_network
-from bench.platforms.base import (
+from bench.platforms.domain_xml import DomainSpec, render
+from bench.platforms.guest_agent import GuestAgent
+from bench.platforms.output import MarkerLog
+from bench.platforms.profile_fit import Fitted, fit, host_facts
+from bench.platforms.protocol import (
     ExecResult,
     Instance,
     InstanceSpec,
@@ -31,12 +36,7 @@ from bench.platforms.base import (
     Startup,
     exec_timed_out,
 )
-from bench.platforms.domain_xml import DomainSpec, render
-from bench.platforms.guest_agent import GuestAgent
-from bench.platforms.output import MarkerLog
-from bench.platforms.profile_fit import Fitted, fit, host_facts
 from bench.platforms.vm_profile import load_profile
-from bench.proc import run
 
 DEFAULT_URI = "qemu:///system"
 KERNEL = "vmlinuz"  # an instance's copies of the shared kernel and initramfs

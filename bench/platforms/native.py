@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from bench.errors import PlatformError
+from bench.core.errors import PlatformError
 from bench.platforms import cgroup, lifecycle, procs
-from bench.platforms.base import (
+from bench.platforms.output import MarkerLog, pump_until_ready
+from bench.platforms.protocol import (
     KEEPER,
     ExecResult,
     Instance,
@@ -30,7 +31,6 @@ from bench.platforms.base import (
     Startup,
     exec_timed_out,
 )
-from bench.platforms.output import MarkerLog, pump_until_ready
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Runs on the host as the keeper: join the cgroup, mount, then become the chroot's keeper.
@@ -105,7 +105,7 @@ def _kill_group(child: subprocess.Popen[bytes], deadline_s: float = 10.0) -> Non
 
 def _group_alive(pgid: int) -> bool:
     # here, not at the top: bench.collectors imports the platforms (docker.py does the same)
-    from bench.collectors.procfs import PROC, read_stat
+    from bench.host.procfs import PROC, read_stat
 
     for proc in PROC.iterdir():
         if not proc.name.isdigit():

@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from bench.errors import PlatformError
+from bench.core.errors import PlatformError
 from bench.platforms.labels import RUN_LABEL, resource_name
 
 SUBNET_POOL = ipaddress.IPv4Network("10.213.0.0/16")  # /24s handed out to libvirt networks

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from bench.errors import InstanceTimeout
+from bench.core.errors import InstanceTimeout
 from bench.images.artifacts import READY_MARKER
 
 TAIL_LINES = 15

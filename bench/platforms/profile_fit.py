@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.platform_names import profile_of
+from bench.core.platform_names import profile_of
+from bench.data.results import Event
 from bench.platforms.domain_xml import VmDevices
 from bench.platforms.vm_profile import VmProfile, load_profile
-from bench.results import Event
 
 KVM_ADVICE = "run on a host where KVM works (`vcbench host doctor`); TCG figures are emulation"
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from bench.errors import BenchError
-from bench.platform_names import DEFAULT_PROFILE, profile_of, sort_platforms, vm_platform
-from bench.platforms.base import Platform, PlatformConfig
+from bench.core.errors import BenchError
+from bench.core.platform_names import DEFAULT_PROFILE, profile_of, sort_platforms, vm_platform
 from bench.platforms.docker import DockerPlatform
 from bench.platforms.libvirt import LibvirtPlatform
 from bench.platforms.native import NativePlatform
+from bench.platforms.protocol import Platform, PlatformConfig
 from bench.platforms.vm_profile import load_profile, profile_names
 
 PLATFORMS: dict[str, type[Platform]] = {

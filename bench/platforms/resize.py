@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any, Protocol
 
-from bench.errors import PlatformError
+from bench.core.errors import PlatformError
 
 ONLINE_TIMEOUT_S = 30.0  # ACPI hotplug under TCG takes a moment; never wait unbounded
 

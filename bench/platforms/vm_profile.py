@@ -14,9 +14,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bench.errors import BenchError
-from bench.platform_names import DEFAULT_PROFILE
-from bench.workload import _first_problem, read_toml
+from bench.core.errors import BenchError
+from bench.core.platform_names import DEFAULT_PROFILE
+from bench.core.workload import _first_problem, read_toml
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")]
 # "" leaves the choice to QEMU (cache=writeback through the host page cache, io=threads).

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from bench.report.compare import (
+from bench.data.results import RUN_FILE, ResultsError, load_run, read_meta, stops_and_starts
+from bench.report.comparison import (
     ComparisonResult,
     check_comparable,
     compare_runs,
     meta_value,
     num,
 )
-from bench.results import RUN_FILE, ResultsError, load_run, read_meta, stops_and_starts
 
 # A one-screen summary: the moved figures beyond this many are counted, not listed.
 MAX_LISTED: Final = 8

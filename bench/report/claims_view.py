@@ -1,7 +1,7 @@
 """The claims' verdicts as the report and the exports show them: text ready for a template
 (figures with their units scaled, intervals in brackets), or plain JSON-able data.
 
-bench.claims decides; this module only formats.
+bench.analysis.claims decides; this module only formats.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any, Final
 
-from bench.claims import ClaimFigure, ClaimVerdict
+from bench.analysis.claims import ClaimFigure, ClaimVerdict
 
 # A verdict's badge: the words are the meaning, the class only colours them.
 BADGES: Final = {

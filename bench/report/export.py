@@ -14,8 +14,8 @@ import math
 from collections.abc import Callable
 from typing import Any, Final
 
-from bench.errors import BenchError
-from bench.results import RunData, samples_frame
+from bench.core.errors import BenchError
+from bench.data.results import RunData, samples_frame
 
 FORMATS: Final = ("csv", "ndjson", "markdown", "claims")
 MARKDOWN_HEADER: Final = (
@@ -62,8 +62,8 @@ def to_ndjson(run: RunData) -> str:
 
 
 def to_claims(run: RunData) -> str:
-    """The claims' verdicts (bench.claims), one JSON object each, C1..C12, in a list."""
-    from bench.claims import assess
+    """The claims' verdicts (bench.analysis.claims), one JSON object each, C1..C12, in a list."""
+    from bench.analysis.claims import assess
     from bench.report.claims_view import claims_data
 
     return json.dumps(claims_data(assess(run)), indent=2, allow_nan=False) + "\n"
@@ -78,7 +78,7 @@ def _cell(text: object) -> str:
 
 
 def _median_ci(row: dict[str, Any]) -> str:
-    from bench.report.compare import num
+    from bench.report.comparison import num
 
     text = num(row["median"])
     low, high = float(row["ci_low"]), float(row["ci_high"])
@@ -95,8 +95,8 @@ def _overhead(row: dict[str, Any]) -> str:
 
 
 def _workload_tables(run: RunData) -> list[str]:
-    from bench.report.compare import direction
-    from bench.summary import summary_frame
+    from bench.report.comparison import direction
+    from bench.report.terminal import summary_frame
 
     frame = summary_frame(run)
     if frame.empty:
@@ -119,7 +119,7 @@ def _workload_tables(run: RunData) -> list[str]:
 
 
 def _claims_table(run: RunData) -> list[str]:
-    from bench.claims import assess
+    from bench.analysis.claims import assess
 
     out = ["", "### Claims", "", "| claim | verdict | figures or reason |", "|---|---|---|"]
     for v in assess(run):
@@ -131,8 +131,8 @@ def _claims_table(run: RunData) -> list[str]:
 def warning_lines(run: RunData) -> list[str]:
     """Everything a reader of the figures should know: the statistics' warnings about the
     samples and the run, what the reader had to skip, and the run's own warning events."""
-    from bench import stats
-    from bench.report.compare import measured_frame, run_info
+    from bench.analysis import stats
+    from bench.report.comparison import measured_frame, run_info
 
     failed = sum(t.status == "failed" for t in run.trials)
     busy = [
@@ -158,7 +158,7 @@ def warning_lines(run: RunData) -> list[str]:
 
 def to_markdown(run: RunData) -> str:
     """A summary fit for $GITHUB_STEP_SUMMARY or a PR comment."""
-    from bench.report.compare import run_info
+    from bench.report.comparison import run_info
 
     info = run_info(run)
     ok = sum(t.status == "ok" for t in run.trials)

@@ -22,10 +22,11 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from bench import gate, stats
-from bench.paths import atomic_path
-from bench.platform_names import sort_platforms
-from bench.report.compare import (
+from bench.analysis import gate, stats
+from bench.core.paths import atomic_path
+from bench.core.platform_names import sort_platforms
+from bench.data.results import RUN_FILE, ResultsError, RunData, load_run
+from bench.report.comparison import (
     RunInfo,
     measured_frame,
     meta_value,
@@ -33,7 +34,6 @@ from bench.report.compare import (
     render_template,
     run_info,
 )
-from bench.results import RUN_FILE, ResultsError, RunData, load_run
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ STEP_COLUMNS: Final = (
 SERIES_KEY: Final = ("host", "workload", "metric", "platform", "accel", "workload_hash")
 _SAMPLE_COLUMNS: Final = (*_IDENTITY, "min_effect", "warmup", "value")
 # Where a run's page lives, relative to the index: (host, run id) -> directory. Locally the
-# run id alone; a site merged from several hosts (bench.report.publish) puts the host first.
+# run id alone; a site merged from several hosts (bench.report.site) puts the host first.
 Locate = Callable[[str, str], str]
 # Okabe-Ito, safe for colour-blind readers; each platform also has its own marker shape, so
 # the charts read in greyscale print too.

@@ -4,8 +4,8 @@ One file, readable offline and printable: inline CSS and SVG, no script, no URL 
 page but relative links to the run's raw outputs, and a Content-Security-Policy that would
 block anything else a future template might let in.
 
-Layering: statistics come from bench.stats, data from bench.results; nothing here imports
-the platforms, the runner or the collectors, so a report renders on any machine.
+Layering: statistics come from bench.analysis, data from bench.data; nothing here imports the
+platforms, the runner or the collectors, so a report renders on any machine.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from bench import calibration, gate, stats
-from bench.claims import assess
-from bench.paths import atomic_path, reports_dir
-from bench.platform_names import VM, base_of, platform_key
+from bench.analysis import calibration, gate, stats
+from bench.analysis.claims import assess
+from bench.analysis.claims.references import references_for
+from bench.core.paths import atomic_path, reports_dir
+from bench.core.platform_names import VM, base_of, platform_key
+from bench.data.results import TIMESERIES, RunData, Sample, Trial, load_run
 from bench.report import charts
 from bench.report.claims_view import claim_rows
-from bench.report.references import references_for
-from bench.results import TIMESERIES, RunData, Sample, Trial, load_run
 
 BASELINE: Final = "native"
 STARTUP_PARTS: Final = ("create_to_running_s", "running_to_ready_s")
@@ -935,7 +935,7 @@ def _workload_plans(run: RunData) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class GateMethod:
-    """The gate's thresholds and how often it is fooled (bench.calibration's stored table)."""
+    """The gate's thresholds and how often it is fooled (bench.analysis.calibration's table)."""
 
     alpha: float
     min_effect: float

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from bench.data.results import RunData, load_run
 from bench.platforms import gc
-from bench.results import RunData, load_run
 from tests.integration.conftest import connect_docker, connect_libvirt
 from tests.integration.platform_support import built_images
 from tests.support.runs import only_run, start_vcbench, vcbench

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from bench.results import load_run
+from bench.data.results import load_run
 from tests.faults.conftest import ENV, Runs
 from tests.integration.platform_support import leftovers_of
 from tests.support.runs import only_run, vcbench, wait_for_trials

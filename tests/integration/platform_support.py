@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 from bench.images.artifacts import ImageSet
 from bench.platforms import gc
 from tests.integration.conftest import unavailable

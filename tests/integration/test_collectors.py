@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bench.collectors import Reading, Sampler, sources_for
-from bench.platforms.base import Instance, InstanceSpec, Limits, PlatformConfig
 from bench.platforms.labels import RunContext
+from bench.platforms.protocol import Instance, InstanceSpec, Limits, PlatformConfig
 from bench.platforms.registry import PLATFORMS, open_platform
 from tests.integration.platform_support import built_images, leftovers_of
 

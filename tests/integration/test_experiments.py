@@ -14,13 +14,13 @@ from typing import Any
 import psutil
 import pytest
 
-from bench.experiments import registry
-from bench.experiments.outcome import Outcome, current_records, outcomes
+from bench.data.outcomes import Outcome, current_records, outcomes
+from bench.data.results import ExperimentRecord, RunData, RunWriter, load_run
+from bench.experiments import catalog as registry
 from bench.experiments.stage import run_experiments
-from bench.platforms.base import Limits, PlatformConfig
 from bench.platforms.labels import RunContext
-from bench.results import ExperimentRecord, RunData, RunWriter, load_run
-from bench.runner import open_platforms
+from bench.platforms.protocol import Limits, PlatformConfig
+from bench.run.runner import open_platforms
 from tests.integration.platform_support import built_images, leftovers_of
 
 pytestmark = pytest.mark.slow

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from bench.experiments.base import ExperimentContext
+from bench.data.results import ExperimentRecord
+from bench.experiments.context import ExperimentContext
 from bench.experiments.density import DensityExperiment
 from bench.experiments.elasticity import ElasticityExperiment
 from bench.experiments.isolation import IsolationExperiment
-from bench.platforms.base import Limits, PlatformConfig
 from bench.platforms.labels import RunContext
+from bench.platforms.protocol import Limits, PlatformConfig
 from bench.platforms.registry import open_platform
-from bench.results import ExperimentRecord
 from tests.integration.platform_support import built_images, leftovers_of
 
 PLATFORMS = ("docker", "libvirt")

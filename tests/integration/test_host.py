@@ -129,7 +129,7 @@ def test_labelled_paused_domain_is_created_and_removed(libvirt_conn: Any, no_lea
 
 def test_probe_guest_boots_under_tcg() -> None:
     """The control that makes a failed KVM boot a finding: the same guest boots under TCG."""
-    from bench import paths
+    from bench.core import paths
     from bench.host import accel
     from bench.images.probe_guest import probe_guest
 

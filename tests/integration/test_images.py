@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import pytest
 
-from bench.errors import ImageError
+from bench.core.errors import ImageError
 from bench.images import build as images_build
 from bench.images import spec
 from bench.images.artifacts import READY_MARKER, ImageSet

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from bench.errors import InstanceTimeout
+from bench.core.errors import InstanceTimeout
 from bench.images.artifacts import READY_MARKER
-from bench.platforms.base import Instance, InstanceSpec, Limits, PlatformConfig
 from bench.platforms.labels import RunContext
 from bench.platforms.libvirt import LibvirtInstance
+from bench.platforms.protocol import Instance, InstanceSpec, Limits, PlatformConfig
 from bench.platforms.registry import PLATFORMS, open_platform
 from tests.integration.platform_support import built_images, leftovers_of
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bench.report.publish import publish
+from bench.report.site import publish
 from tests.integration.browser_support import console_errors, requested, start_chromium
 from tests.unit.test_publish import RUN_IDS, host_copy
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.results import load_run
+from bench.data.results import load_run
 from tests.integration.conftest import unavailable
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench.results import load_run
+from bench.data.results import load_run
 from tests.integration.platform_support import built_images, leftovers_of
 from tests.support.runs import only_run, start_vcbench, vcbench, wait_for_trials
 

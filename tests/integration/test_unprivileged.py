@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bench import paths
+from bench.core import paths
 from bench.platforms import labels
-from bench.platforms.base import InstanceSpec, Limits, PlatformConfig
+from bench.platforms.protocol import InstanceSpec, Limits, PlatformConfig
 from bench.platforms.registry import open_platform
 from tests.integration.platform_support import built_images, leftovers_of
 from tests.support.runs import CLI, vcbench

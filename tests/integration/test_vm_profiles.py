@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from bench.platforms.base import Instance, InstanceSpec, Limits, Platform, PlatformConfig
 from bench.platforms.labels import RunContext
+from bench.platforms.protocol import Instance, InstanceSpec, Limits, Platform, PlatformConfig
 from bench.platforms.registry import open_platform
 from tests.integration.platform_support import built_images, leftovers_of
 

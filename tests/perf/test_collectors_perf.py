@@ -15,9 +15,9 @@ import pytest
 from bench.collectors import Sampler, sources_for
 from bench.collectors.host import HostSource
 from bench.collectors.records import Source
-from bench.errors import BenchError
-from bench.platforms.base import Instance, InstanceSpec, Limits, PlatformConfig
+from bench.core.errors import BenchError
 from bench.platforms.labels import RunContext
+from bench.platforms.protocol import Instance, InstanceSpec, Limits, PlatformConfig
 from bench.platforms.registry import open_platform
 
 RATE_HZ = 10.0

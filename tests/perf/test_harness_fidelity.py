@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bench.parsers import parse
-from bench.results import load_run
+from bench.core.parsers import parse
+from bench.data.results import load_run
 from tests.integration.platform_support import built_images
 
 REPEATS = 3

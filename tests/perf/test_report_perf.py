@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.data.results import Event, RunData, Sample, Trial
 from bench.report.render import Reading, render_run, series_trials
-from bench.results import Event, RunData, Sample, Trial
 
 PLATFORMS = ("native", "docker", "libvirt")
 ROUNDS = 70

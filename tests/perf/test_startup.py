@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 from bench.images.artifacts import ImageSet
-from bench.platforms.base import InstanceSpec, Limits, Platform, PlatformConfig
 from bench.platforms.labels import RunContext
+from bench.platforms.protocol import InstanceSpec, Limits, Platform, PlatformConfig
 from bench.platforms.registry import open_platform
 
 ROUNDS = int(os.environ.get("VCBENCH_PERF_ROUNDS", "10"))

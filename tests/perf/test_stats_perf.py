@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import stats
+from bench.analysis import stats
 
 PLATFORMS = ("native", "docker", "libvirt")
 

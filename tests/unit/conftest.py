@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import paths
+from bench.core import paths
 
 
 @pytest.fixture(autouse=True)

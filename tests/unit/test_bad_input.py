@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli, run_cli
-from bench.platforms import cli as platforms_cli
-from bench.results import load_run
+from bench.cli import execute as platforms_cli
+from bench.cli import main as cli
+from bench.cli import run as run_cli
+from bench.core import paths
+from bench.data.results import load_run
 
 FIXTURE_RUN = Path(__file__).parent.parent / "fixtures" / "runs" / "20261123-201342-6f5536"
 HUGE_MIB = str(1 << 21)  # 2 TiB: within --memory's range, beyond any host this runs on
@@ -172,7 +174,7 @@ def test_a_fifo_is_refused_without_blocking(home: Path, capsys: pytest.CaptureFi
 def test_a_suite_naming_a_path_is_refused(
     home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copytree(Path(run_cli.__file__).parent.parent / "workloads", home / "w")
+    shutil.copytree(paths.checkout() / "workloads", home / "w")
     (home / "w" / "suites" / "evil.toml").write_text(
         'name = "evil"\ndescription = "x"\nworkloads = ["../../../etc/passwd"]\n'
     )

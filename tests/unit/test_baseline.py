@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.cli.compare import EXIT_REGRESSION
+from bench.cli.run import Output, _finish
+from bench.data.results import Event, RunWriter, read_meta
 from bench.report.baseline import NO_BASELINE, Candidate, judge, pick_baseline
-from bench.report.compare_cli import EXIT_REGRESSION
-from bench.results import Event, RunWriter, read_meta
-from bench.run_cli import Output, _finish
 from tests.unit.test_compare import fingerprint, make_run, noisy
 
 DAY = 86_400.0

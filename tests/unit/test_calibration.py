@@ -10,8 +10,8 @@ from collections import defaultdict
 import pytest
 from scipy import stats as sps
 
-from bench import calibration, gate
-from bench.calibration import FALSE_LIMIT, POWER_LIMIT, PROMISED, Rate
+from bench.analysis import calibration, gate
+from bench.analysis.calibration import FALSE_LIMIT, POWER_LIMIT, PROMISED, Rate
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_a_true_ten_percent_effect_is_found_at_n8(rates: list[Rate]) -> None:
 
 
 def test_the_report_shows_this_codes_figures(rates: list[Rate]) -> None:
-    assert calibration.stored() == rates, "run: python -m bench.calibration --write"
+    assert calibration.stored() == rates, "run: python -m bench.analysis.calibration --write"
 
 
 def test_the_calibration_fails_a_gate_that_decides_without_the_test(

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.claims import CLAIMS, HOW, VERDICTS, ClaimVerdict, assess
-from bench.results import Event, ExperimentRecord, RunData, Sample, load_run
+from bench.analysis.claims import CLAIMS, HOW, VERDICTS, ClaimVerdict, assess
+from bench.data.results import Event, ExperimentRecord, RunData, Sample, load_run
 
 RUNS = Path(__file__).parents[1] / "fixtures" / "runs"
 TCG_RUN = RUNS / "20261123-201342-6f5536"
@@ -604,7 +604,7 @@ def test_markdown_export_lists_the_claims() -> None:
 
 
 def test_terminal_summary_has_one_line_per_claim() -> None:
-    from bench.summary import claim_lines
+    from bench.report.terminal import claim_lines
 
     lines = claim_lines(load_run(TCG_RUN))
     assert len(lines) == 13
@@ -623,7 +623,7 @@ def test_a_failed_experiment_with_half_its_records_shows_them_and_the_failure() 
 
 
 def test_figures_are_shown_in_the_unit_that_fits() -> None:
-    from bench.claims import ClaimFigure
+    from bench.analysis.claims import ClaimFigure
     from bench.report.claims_view import figure_cells
 
     def cells(value: float | None, unit: str, low: float | None = None, **kw: Any) -> Any:
@@ -638,7 +638,7 @@ def test_figures_are_shown_in_the_unit_that_fits() -> None:
 
 
 def test_terminal_summary_says_when_the_gate_is_not_armed() -> None:
-    from bench.summary import gate_not_armed, summary_frame
+    from bench.report.terminal import gate_not_armed, summary_frame
 
     line = gate_not_armed(summary_frame(load_run(TCG_RUN)))
     assert line.startswith("14 of 18 figures have fewer than 5 repeats a side")

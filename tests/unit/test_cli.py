@@ -8,8 +8,8 @@ import sys
 import click
 import pytest
 
-from bench import cli
-from bench.errors import BenchError
+from bench.cli import main as cli
+from bench.core.errors import BenchError
 
 
 @cli.cli.command("fail-for-test", hidden=True)

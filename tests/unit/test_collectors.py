@@ -14,9 +14,17 @@ from typing import ClassVar
 
 import pytest
 
-from bench.collectors import Field, Reading, Sampler, SeriesSummary, base, sources_for
+from bench.collectors import Field, Reading, Sampler, SeriesSummary, sources_for
+from bench.collectors import sampler as base
 from bench.collectors.cgroup_source import CgroupSource, usable
-from bench.collectors.cgroupfs import (
+from bench.collectors.domain import DomainSource, parse_domain_stats
+from bench.collectors.host import HostSource, busy_s
+from bench.collectors.proctree import CpuLedger, ProcessSet, TaggedPids
+from bench.collectors.qemu import QemuSource, is_qemu_of, qemu_pid
+from bench.collectors.records import counter, gauge
+from bench.collectors.summary import summarize
+from bench.core.errors import BenchError, PlatformError
+from bench.host.cgroupfs import (
     CgroupDir,
     CgroupDirs,
     cgroup_dirs,
@@ -26,9 +34,7 @@ from bench.collectors.cgroupfs import (
     parse_mountinfo,
     parse_proc_cgroup,
 )
-from bench.collectors.domain import DomainSource, parse_domain_stats
-from bench.collectors.host import HostSource, busy_s
-from bench.collectors.procfs import (
+from bench.host.procfs import (
     CLK_TCK,
     PAGE_SIZE,
     ProcStat,
@@ -36,11 +42,6 @@ from bench.collectors.procfs import (
     parse_smaps_rollup,
     parse_stat,
 )
-from bench.collectors.proctree import CpuLedger, ProcessSet, TaggedPids
-from bench.collectors.qemu import QemuSource, is_qemu_of, qemu_pid
-from bench.collectors.records import counter, gauge
-from bench.collectors.summary import summarize
-from bench.errors import BenchError, PlatformError
 
 WAIT_S = 30.0  # a generous bound for conditions a tick or two make true
 
@@ -677,7 +678,7 @@ def test_the_host_source_reads_this_host() -> None:
 
 
 def test_sources_for_an_unknown_instance_is_the_host_only() -> None:
-    from bench.platforms.base import ExecResult, Instance, Limits
+    from bench.platforms.protocol import ExecResult, Instance, Limits
 
     class OtherInstance(Instance):
         platform = "other"

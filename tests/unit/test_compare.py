@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bench.errors import BenchError
-from bench.report.compare import (
+from bench.cli.compare import EXIT_REGRESSION, compare_command
+from bench.core.errors import BenchError
+from bench.data.results import RunData, RunWriter, Sample, Trial, load_run
+from bench.report.comparison import (
     NotComparableError,
     check_comparable,
     compare_runs,
     comparison_html,
     comparison_text,
 )
-from bench.report.compare_cli import EXIT_REGRESSION, compare_command
-from bench.results import RunData, RunWriter, Sample, Trial, load_run
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runs"
 TCG_RUN = FIXTURES / "20261123-201342-6f5536"
@@ -321,7 +321,7 @@ def test_cli_not_comparable_raises_bench_error_and_force_overrides(tmp_path: Pat
 def test_cli_root_prints_one_line_and_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bench import cli
+    from bench.cli import main as cli
 
     two_runs(tmp_path, 1.0, accel="tcg")
     monkeypatch.setenv("VCBENCH_RESULTS", str(tmp_path))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.platforms.base import Limits
 from bench.platforms.domain_xml import DomainSpec, render
 from bench.platforms.profile_fit import HostFacts, fit
+from bench.platforms.protocol import Limits
 from bench.platforms.vm_profile import load_profile
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -11,15 +11,18 @@ from typing import Any, ClassVar
 
 import pytest
 
-from bench.errors import BenchError, PlatformError
-from bench.experiments import registry
-from bench.experiments.base import ExperimentContext
+from bench.core.errors import BenchError, PlatformError
+from bench.core.workload import WorkloadFileError, load_all, load_suite
+from bench.data.outcomes import current_records, outcomes
+from bench.data.results import ExperimentRecord, RunWriter, load_run
+from bench.experiments import catalog as registry
+from bench.experiments.context import ExperimentContext
 from bench.experiments.hostside import allocated_bytes, guest_ram_mapping, parse_smaps
-from bench.experiments.outcome import current_records, outcomes
 from bench.experiments.stage import pending, run_experiments
 from bench.experiments.visibility import parse_look
 from bench.platforms import lifecycle
-from bench.platforms.base import (
+from bench.platforms.labels import RunContext
+from bench.platforms.protocol import (
     ExecResult,
     Instance,
     InstanceInfo,
@@ -28,10 +31,7 @@ from bench.platforms.base import (
     Platform,
     PlatformConfig,
 )
-from bench.platforms.labels import RunContext
-from bench.results import ExperimentRecord, RunWriter, load_run
-from bench.runner import RunPlan
-from bench.workload import WorkloadFileError, load_all, load_suite
+from bench.run.runner import RunPlan
 
 LIMITS = Limits(1, 512, (0,))
 FREE = (
@@ -194,7 +194,7 @@ def test_a_suite_experiments_table_is_validated_strictly(tmp_path: Path) -> None
 def test_an_unknown_experiment_on_the_command_line_exits_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bench import cli
+    from bench.cli import main as cli
 
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["run", "--suite", "tiny", "--experiments", "kernel,bogus"])
@@ -371,8 +371,8 @@ def test_allocated_bytes_counts_what_a_sparse_file_holds(tmp_path: Path) -> None
 def test_vcbench_run_measures_pending_experiments_on_the_platforms_not_dropped(
     config: PlatformConfig, writer: RunWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from bench.cli.run import Output, _run_experiments
     from bench.platforms import registry as platforms
-    from bench.run_cli import Output, _run_experiments
 
     seen: list[list[str]] = []
 

@@ -14,13 +14,21 @@ from typing import Any, cast
 
 import pytest
 
-from bench.errors import BenchError, InstanceTimeout, PlatformError
-from bench.experiments import density, elasticity, isolation, loadkit, registry
-from bench.experiments.base import ExperimentContext
+from bench.core.errors import BenchError, InstanceTimeout, PlatformError
+from bench.core.workload import load_all
+from bench.data.results import ExperimentRecord
+from bench.experiments import catalog as registry
+from bench.experiments import density, elasticity, isolation, loadkit
+from bench.experiments.context import ExperimentContext
 from bench.platforms import resize
-from bench.platforms.base import ExecResult, Instance, InstanceInfo, InstanceSpec, Limits, Startup
-from bench.results import ExperimentRecord
-from bench.workload import load_all
+from bench.platforms.protocol import (
+    ExecResult,
+    Instance,
+    InstanceInfo,
+    InstanceSpec,
+    Limits,
+    Startup,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parsers"
 MIB = 2**20

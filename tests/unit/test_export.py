@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.errors import BenchError
-from bench.report.compare_cli import export_command
+from bench.cli.compare import export_command
+from bench.core.errors import BenchError
+from bench.data.results import Event, RunWriter, load_run
 from bench.report.export import FORMATS, MARKDOWN_HEADER, TCG_CAVEAT, serialize
-from bench.results import Event, RunWriter, load_run
 from tests.unit.test_compare import NATIVE_DOCKER_RUN, TCG_RUN, make_run
 
 

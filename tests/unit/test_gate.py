@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import gate, stats
+from bench.analysis import gate, stats
 
 
 def evidence(**kw: float | int | bool) -> gate.Evidence:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.data.results import load_run
 from bench.report.history import (
     HISTORY_COLUMNS,
     find_steps,
@@ -20,7 +21,6 @@ from bench.report.history import (
     write_index,
     y_limits,
 )
-from bench.results import load_run
 from tests.unit.test_compare import TCG_RUN, make_run, noisy
 
 DAY = 86_400.0

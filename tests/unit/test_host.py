@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import HostError
+from bench.core.errors import HostError
 from bench.host import daemons, doctor, kvm, packages, setup
 from bench.host.doctor import Check
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from bench.hostlock import busy_reasons
 from bench.platforms.labels import RUN_LABEL
+from bench.run.host_lock import busy_reasons
 
 
 class Containers:

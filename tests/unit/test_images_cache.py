@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ImageError
+from bench.core.errors import ImageError
 from bench.images.cache import RECORD, Cache
 from bench.images.record import ImageRecord, Sizes, load_record
 

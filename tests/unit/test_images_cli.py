@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.errors import ImageError
+from bench.cli.images import images
+from bench.core.errors import ImageError
 from bench.images.cache import Cache
-from bench.images.cli import images
 from tests.unit.test_images_cache import build_into
 
 

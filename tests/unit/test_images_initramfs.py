@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ImageError
+from bench.core.errors import ImageError
+from bench.images.guest_kernel import GuestKernel
 from bench.images.initramfs import (
     CharDev,
     Dir,
@@ -22,7 +23,6 @@ from bench.images.initramfs import (
     module_entries,
     write_newc,
 )
-from bench.images.kernel import GuestKernel
 
 BUSYBOX = shutil.which("busybox")
 

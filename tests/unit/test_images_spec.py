@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ImageError
+from bench.core.errors import ImageError
 from bench.images import spec
 
 MINIMAL = """

@@ -1,4 +1,4 @@
-"""bench.parsers on real tool outputs (tests/unit/fixtures/parsers/) and on made-up ones.
+"""bench.core.parsers on real tool outputs (tests/unit/fixtures/parsers/) and on made-up ones.
 
 The fixtures were captured on Debian 12 with its packages: sysbench 1.0.20, fio 3.33,
 iperf3 3.12, sockperf 3.7, all on 127.0.0.1. The expected numbers below were read off the
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.errors import BenchError
-from bench.parsers import PARSERS, ParseError, Parser, parse
+from bench.core.errors import BenchError
+from bench.core.parsers import PARSERS, ParseError, Parser, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parsers"
 MiB = 2**20

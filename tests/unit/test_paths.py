@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import paths
-from bench.paths import atomic_path, shared_dir
+from bench.core import paths
+from bench.core.paths import atomic_path, shared_dir
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError, InstanceTimeout
+from bench.core.errors import BenchError, InstanceTimeout
 from bench.platforms import lifecycle
-from bench.platforms.base import InstanceInfo, Limits, format_cpuset, parse_cpuset
 from bench.platforms.docker_stream import Demux
 from bench.platforms.output import MarkerLog
+from bench.platforms.protocol import InstanceInfo, Limits, format_cpuset, parse_cpuset
 
 
 class TestLimits:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bench.platforms import gc, network
-from bench.platforms.base import Limits
 from bench.platforms.domain_xml import DomainSpec, render
+from bench.platforms.protocol import Limits
 
 libvirt = pytest.importorskip("libvirt")
 RUN = "20250101-120000-abcdef"

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import cli
-from bench.errors import BenchError
-from bench.report import publish as pub
-from bench.report.publish import MARKER, check_out, gather, host_dir, locate, publish
-from bench.results import load_run
+from bench.cli import main as cli
+from bench.core.errors import BenchError
+from bench.data.results import load_run
+from bench.report import site as pub
+from bench.report.site import MARKER, check_out, gather, host_dir, locate, publish
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runs"
 RUN_IDS = sorted(p.name for p in FIXTURES.iterdir())

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import cli
-from bench.claims import VERDICTS
+from bench.analysis.claims import VERDICTS
+from bench.cli import main as cli
+from bench.cli.report import report_command
+from bench.data.results import load_run
 from bench.report import charts
-from bench.report.cli import report_command
 from bench.report.render import (
     CSP,
     _fill,
@@ -26,7 +27,6 @@ from bench.report.render import (
     series_trials,
     write_report,
 )
-from bench.results import load_run
 
 RUNS = Path(__file__).parents[1] / "fixtures" / "runs"
 TCG_RUN = RUNS / "20261123-201342-6f5536"  # native, docker, libvirt under TCG

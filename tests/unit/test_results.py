@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.results import (
+from bench.data.results import (
     SAMPLES,
     SCHEMA_VERSION,
     Event,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ResultsFull
-from bench.results import Event, RunWriter, load_run
+from bench.core.errors import ResultsFull
+from bench.data.results import Event, RunWriter, load_run
 
 
 def writer(tmp_path: Path) -> RunWriter:

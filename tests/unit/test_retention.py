@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bench.results import RUN_FILE, SCHEMA_VERSION, load_run
-from bench.retention import BULKY, DAY_S, PRUNED, StoredRun, find_runs, prune, to_prune
-from bench.retention_cli import prune_command
+from bench.cli.prune import prune_command
+from bench.data.results import RUN_FILE, SCHEMA_VERSION, load_run
+from bench.data.retention import BULKY, DAY_S, PRUNED, StoredRun, find_runs, prune, to_prune
 
 NOW = 1_800_000_000.0
 KEPT = ("trials.jsonl", "samples.jsonl", "events.jsonl", "experiments.jsonl")

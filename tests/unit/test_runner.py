@@ -11,10 +11,12 @@ from typing import Any, ClassVar
 import pytest
 
 from bench.collectors.records import SeriesSummary
-from bench.errors import DaemonLost, PlatformError
-from bench.footprint import footprint
+from bench.core.errors import DaemonLost, PlatformError
+from bench.core.workload import load_all
+from bench.data.results import RunWriter, load_run
 from bench.platforms import lifecycle
-from bench.platforms.base import (
+from bench.platforms.labels import RunContext
+from bench.platforms.protocol import (
     ExecResult,
     Instance,
     InstanceSpec,
@@ -22,11 +24,9 @@ from bench.platforms.base import (
     Platform,
     PlatformConfig,
 )
-from bench.platforms.labels import RunContext
-from bench.results import RunWriter, load_run
-from bench.runner import Runner, RunPlan
-from bench.trials import guest_phases
-from bench.workload import load_all
+from bench.run.idle_footprint import footprint
+from bench.run.runner import Runner, RunPlan
+from bench.run.trials import guest_phases
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parsers"
 SYSBENCH = (FIXTURES / "sysbench-cpu.txt").read_text()
@@ -196,7 +196,7 @@ def test_resume_runs_only_what_is_not_recorded(make_runner: Any) -> None:
 def test_only_the_instance_being_measured_runs_the_others_are_paused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench.pool import Pool
+    from bench.run.pool import Pool
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     FakeInstance.events.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from bench.schedule import platform_order, schedule
+from bench.run.schedule import platform_order, schedule
 
 PLATFORMS = ("native", "docker", "libvirt")
 

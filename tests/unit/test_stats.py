@@ -1,4 +1,4 @@
-"""bench.stats on synthetic data whose answers are known."""
+"""bench.analysis.stats on synthetic data whose answers are known."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import stats
-from bench.stats import StatWarning
+from bench.analysis import stats
+from bench.analysis.stats import StatWarning
 
 W, M = "cpu-sysbench", "events_per_s"
 

@@ -9,19 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli
-from bench.errors import BenchError
-from bench.images.kernel import boot_image
-from bench.platform_names import (
+from bench.cli import main as cli
+from bench.core.errors import BenchError
+from bench.core.platform_names import (
     base_of,
     expand_vm_profiles,
     profile_of,
     sort_platforms,
     vm_platform,
 )
-from bench.platforms.base import Limits
+from bench.data.results import Sample, Trial
+from bench.images.guest_kernel import boot_image
 from bench.platforms.domain_xml import DomainSpec, render
 from bench.platforms.profile_fit import HostFacts, direct_io_works, fit, shortfall_events
+from bench.platforms.protocol import Limits
 from bench.platforms.registry import platform_class, platform_names, vm_platform_class
 from bench.platforms.vm_profile import (
     ProfileFileError,
@@ -30,7 +31,6 @@ from bench.platforms.vm_profile import (
     parse_profiles,
     profile_names,
 )
-from bench.results import Sample, Trial
 
 TCG = HostFacts(kvm=False)
 KVM_WITH_HUGEPAGES = HostFacts(kvm=True, hugepages_free=1024, hugetlbfs=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.core.workload import WorkloadFileError, fill, load_all, load_suite, load_workload, select
 from bench.platforms.vm_profile import parse_profiles
-from bench.workload import WorkloadFileError, fill, load_all, load_suite, load_workload, select
 
 GOOD = """
 name = "w"

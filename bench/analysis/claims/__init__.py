@@ -1,0 +1,142 @@
+"""The claims of the project's study notes, each put to this run's own measurements.
+
+`assess(run)` gives one ClaimVerdict per claim, C1..C12, always all twelve, in order: the
+verdict, why in plain words with the numbers, the figures with their intervals, the caveats
+(TCG emulation, small samples) and the published figures to read ours beside.
+
+Pure, like bench/stats.py: a RunData in, verdicts out; it imports the results schema, the
+statistics and the published figures, never the platforms or the runner. Every interval is
+bench.analysis.stats.summarize's (bootstrap of the median); nothing here re-does statistics.
+
+Modules: model (the claims and the verdict's shape), evidence (the run as the rules read it,
+and how figures are compared), instances (C1, C2, C4, C5, C6, C11: what an instance is and
+costs), speed (C3, C7, C8, C9, C10); C12 is here.
+
+Decision rules (the same words are in each verdict's reason):
+- Missing data is never guessed at: "not measured in this run", with what to run.
+- "A below B" means A's 95% interval ends below B's (with one repeat only, the two values,
+  flagged as a caveat); overlapping intervals show no difference.
+- C1 kernel: supported when the container's `uname -r` equals the host's and the VM's differs.
+- C2 image size: supported when the VM's total (disk + kernel + initramfs) is at least ten
+  times the container image (an order of magnitude: "MB vs GB").
+- C3 start-up: supported when, for every start-up workload run (warm, cold), the container's
+  p50 is below the VM's (intervals apart).
+- C4 memory: supported when the container's idle memory is below the VM's, and its loaded
+  memory too where measured; from the idle-footprint workload when the experiment did not run.
+- C5 disk: supported when the container's disk per instance after the same work is below the
+  VM's.
+- C6 density: supported when more containers than VMs started within the same budget, or, if
+  both stopped at the same cap, each container cost less memory than each VM.
+- C7 elasticity: supported when every limit change measured on the container takes effect in
+  under QUICK_S, median.
+- C8 overhead: under TCG "not measurable here" (the VM figures measure emulation); under KVM
+  supported when the VM is worse than native on most measured metrics, partly on some;
+  inconclusive when it is worse on none but some are undecided.
+- C9 para-virtualisation: virtio (`libvirt`) better than emulated devices
+  (`libvirt-emulated`) on most disk and network metrics, and worse than native; under TCG the
+  second half is not measurable, so at best "partly supported". Inconclusive while the
+  undecided metrics (too few or too noisy repeats, not "no difference") could still make the
+  majority.
+- C10 isolation: supported when, for some victim, the container's slowdown beside a noisy
+  neighbour exceeds the VM's (intervals apart) and it is below the VM's for none; inconclusive
+  when the intervals overlap for every victim and rest on fewer than FEW repeats.
+- C11 visibility: supported when, inside the container, nproc or the memory total shows more
+  than its limits (the host's), while the VM shows its own.
+- C12: one host cannot measure orchestration across hosts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from bench.analysis.claims import costs, speed
+from bench.analysis.claims.evidence import RunView, missing
+from bench.analysis.claims.model import (
+    CLAIMS,
+    EXPERIMENT_OF,
+    HOW,
+    UNMEASURED,
+    VERDICTS,
+    Claim,
+    ClaimFigure,
+    ClaimVerdict,
+    Finding,
+    Verdict,
+)
+from bench.analysis.claims.references import published_for
+from bench.data.results import RunData
+
+__all__ = ["CLAIMS", "HOW", "VERDICTS", "Claim", "ClaimFigure", "ClaimVerdict", "Verdict", "assess"]
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def assess(run: RunData) -> tuple[ClaimVerdict, ...]:
+    """One verdict per claim, C1..C12 in order, whatever the run holds."""
+    data = RunView(run)
+    rules: dict[str, Callable[[RunView], Finding]] = {
+        "C1": costs.kernel,
+        "C2": costs.image_size,
+        "C3": speed.startup,
+        "C4": costs.memory,
+        "C5": costs.disk,
+        "C6": costs.density,
+        "C7": speed.elasticity,
+        "C8": speed.overhead,
+        "C9": speed.paravirt,
+        "C10": speed.isolation,
+        "C11": costs.visibility,
+        "C12": _orchestration,
+    }
+    out = []
+    for claim in CLAIMS:
+        outcome = _guarded(claim.id, data, rules[claim.id])
+        out.append(
+            ClaimVerdict(
+                id=claim.id,
+                claim=claim.text,
+                verdict=outcome.verdict,
+                reason=outcome.reason,
+                method=claim.method,
+                figures=outcome.figures,
+                caveats=outcome.caveats,
+                references=tuple(published_for(claim.id)),
+                how="" if outcome.verdict not in UNMEASURED else HOW[claim.id],
+                key=outcome.key,
+            )
+        )
+    return tuple(out)
+
+
+def _guarded(claim: str, data: RunView, rule: Callable[[RunView], Finding]) -> Finding:
+    """A failed experiment, or none at all, is said before any rule looks at numbers."""
+    experiment = EXPERIMENT_OF.get(claim)
+    if experiment is None:
+        return rule(data)
+    failed = data.failure(experiment)
+    if not data.records(experiment) and not (claim == "C4" and data.has_workload("idle-footprint")):
+        if failed is not None:
+            return missing(f"not measured: the {experiment} experiment failed: {failed}")
+        return missing(f"the {experiment} experiment did not run in this run")
+    outcome = rule(data)
+    if failed is None:
+        return outcome
+    if outcome.verdict == "not measured in this run":
+        why = f"{outcome.reason}: the {experiment} experiment failed ({failed})"
+        return dataclasses.replace(outcome, reason=why)
+    note = f"the {experiment} experiment failed part way ({failed}): its figures may be partial"
+    return dataclasses.replace(outcome, caveats=(*outcome.caveats, note))
+
+
+# --- C12 orchestration ---------------------------------------------------------------------------
+
+
+def _orchestration(data: RunView) -> Finding:
+    return Finding(
+        "not measurable here",
+        "Orchestration across hosts needs several hosts; vcbench measures one. Future work:"
+        " a kind or KubeVirt cluster.",
+        key="one host",
+    )

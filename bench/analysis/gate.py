@@ -1,0 +1,293 @@
+"""The one verdict engine: every "better", "worse" or "no difference" vcbench prints comes from
+`decide` (a single comparison) or `decide_family` (several that one conclusion rests on).
+
+The summary table, `vcbench compare`, the regression check, the history's steps and every
+claim call it; nothing else turns figures into a verdict. Pure: numbers in, a Decision out.
+
+The gate, in order (the first that applies gives the verdict):
+1. Bad numbers: a value that is NaN or infinite, no values at all, or a reference median of 0
+   (0 against 0 included) is "inconclusive" with the reason, never "no difference".
+2. Too few repeats: fewer than `min_repeats` on either side is "inconclusive".
+3. A test that cannot fire: when the exact Mann-Whitney U cannot reach the threshold at these
+   n (with n = 5 and 5 the smallest two-sided p is 2/252 = 0.0079), "inconclusive".
+4. "better"/"worse": p < alpha (Holm-adjusted within a family) *and* a shift of at least the
+   minimum effect. Both, always: with many samples a 0.1% shift is significant and
+   meaningless; with few, a large shift is noise.
+5. "no difference" only when the data could have shown one: low CV on both sides and the
+   ratio's 95% bootstrap interval inside +-min_effect (an equivalence test). Else
+   "inconclusive", saying which condition failed.
+
+Why this is calibrated: under A/A (both sides drawn from one continuous distribution) the
+exact U test rejects with probability at most alpha whatever the distribution, and the
+minimum effect only removes rejections; Holm's step-down keeps a family's chance of any false
+rejection at most alpha too. The calibration module measures it on skewed, bimodal and
+outlier-ridden data (bench.analysis.calibration; its figures are in every report's method section).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import stats as sps
+
+Call = Literal["better", "worse", "no difference", "inconclusive"]
+CALLS: Final[tuple[Call, ...]] = ("better", "worse", "no difference", "inconclusive")
+
+# The defaults, in one place: the summary, compare, the regression check and the claims read
+# these (a workload's TOML may set its own min_effect per metric).
+ALPHA: Final = 0.01
+MIN_EFFECT: Final = 0.03
+MIN_REPEATS: Final = 5
+CV_LIMIT: Final = 0.05
+CONFIDENCE: Final = 0.95
+# wall_s is the runner's own clock around a trial (start-up and teardown included): not a
+# figure of the workload, so no table, comparison or claim judges it.
+EXCLUDED_METRICS: Final = frozenset({"wall_s"})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The gate's thresholds. One instance, DEFAULT, serves every consumer."""
+
+    alpha: float = ALPHA
+    min_effect: float = MIN_EFFECT
+    min_repeats: int = MIN_REPEATS
+    cv_limit: float = CV_LIMIT
+    confidence: float = CONFIDENCE
+
+
+DEFAULT: Final = Policy()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One comparison: `subject` against `reference`, the figures the gate reads.
+
+    `ratio` is the subject's median over the reference's, with its bootstrap interval;
+    `bad` counts values that were not finite numbers (left out of n).
+    """
+
+    subject: str
+    reference: str
+    higher_is_better: bool
+    n: int
+    n_ref: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    p_value: float
+    cv: float
+    cv_ref: float
+    bad: int = 0
+    bad_ref: int = 0
+    median_ref: float = math.nan
+
+    @property
+    def worse_pct(self) -> float:
+        """Signed change in percent, positive = worse, whichever way the metric points."""
+        return worse_pct(self.ratio, self.higher_is_better)
+
+
+@dataclass(frozen=True)
+class Decision:
+    call: Call
+    reason: str
+    p_used: float  # the p the gate compared with alpha (Holm-adjusted in a family)
+    armed: bool  # whether "better"/"worse" was reachable at all with these n
+
+    @property
+    def decided(self) -> bool:
+        """A finding: better, worse, or a difference ruled out. Inconclusive is not one."""
+        return self.call != "inconclusive"
+
+
+# --- pieces the gate and its callers share ---------------------------------------------------
+
+
+def pct(fraction: float) -> str:
+    """0.123 -> '12.3%', 0.05 -> '5%': short, but never rounds 5.1% down to a confusing 5%."""
+    return f"{fraction * 100:.3g}%"
+
+
+def worse_pct(ratio: float, higher_is_better: bool) -> float:
+    return (1.0 - ratio) * 100 if higher_is_better else (ratio - 1.0) * 100
+
+
+def min_p(n1: int, n2: int) -> float:
+    """The smallest two-sided p the exact U test can give (complete separation, no ties)."""
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    return min(1.0, 2 / math.comb(n1 + n2, n1))
+
+
+def repeats_needed(threshold: float) -> int:
+    """The fewest repeats a side (both alike) at which the U test can reach `threshold`."""
+    n = 2
+    while min_p(n, n) >= threshold:
+        n += 1
+    return n
+
+
+def mwu(x: ArrayLike, y: ArrayLike) -> float:
+    """Two-sided Mann-Whitney U p-value: ranks only, so no normality and robust to outliers."""
+    if np.size(x) == 0 or np.size(y) == 0:
+        return math.nan
+    return float(sps.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+
+
+def safe_ratio(a: float, b: float) -> float:
+    """a / b where that means something: NaN for a non-finite side or a reference of 0 (0
+    against 0 included: "no change" is a finding the gate must not be handed for free)."""
+    if not math.isfinite(a) or not math.isfinite(b) or b == 0:
+        return math.nan
+    return a / b
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and counts as no rejection)."""
+    order = sorted(range(len(p_values)), key=lambda i: _nan_last(p_values[i]))
+    k = len(p_values)
+    adjusted = [math.nan] * k
+    running = 0.0
+    for rank, i in enumerate(order):
+        p = p_values[i]
+        if not math.isfinite(p):
+            continue
+        running = max(running, min(1.0, (k - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def _nan_last(p: float) -> float:
+    return p if math.isfinite(p) else math.inf
+
+
+def min_effects(meta: Mapping[str, Any]) -> dict[tuple[str, str], float]:
+    """The per-metric minimum effects a run's plan set (a workload TOML's `min_effect`)."""
+    found: dict[tuple[str, str], float] = {}
+    plan = meta.get("plan") if isinstance(meta, Mapping) else None
+    workloads = plan.get("workloads") if isinstance(plan, Mapping) else None
+    for w in workloads if isinstance(workloads, list) else []:
+        metrics = w.get("metrics") if isinstance(w, Mapping) else None
+        for metric, spec in (metrics or {}).items():
+            if isinstance(spec, Mapping) and spec.get("min_effect"):
+                found[(str(w.get("name")), str(metric))] = float(spec["min_effect"])
+    return found
+
+
+# --- the gate -----------------------------------------------------------------------------------
+
+
+def decide(
+    ev: Evidence,
+    policy: Policy = DEFAULT,
+    *,
+    min_effect: float | None = None,
+    p_used: float | None = None,
+    family: int = 1,
+) -> Decision:
+    """The verdict on one comparison. In a family of `family` comparisons, `p_used` is the
+    Holm-adjusted p (decide_family passes it)."""
+    effect = policy.min_effect if min_effect is None else min_effect
+    p = ev.p_value if p_used is None else p_used
+    bad = _bad_numbers(ev)
+    if bad:
+        return Decision("inconclusive", bad, p, armed=False)
+    few = [
+        f"{who} n={count}"
+        for who, count in ((ev.subject, ev.n), (ev.reference, ev.n_ref))
+        if count < policy.min_repeats
+    ]
+    if few:
+        why = f"too few repeats: {' and '.join(few)} < {policy.min_repeats}"
+        return Decision("inconclusive", why, p, armed=False)
+    threshold = policy.alpha / family
+    if min_p(ev.n, ev.n_ref) >= threshold:
+        return Decision(
+            "inconclusive",
+            f"the U test cannot reach p<{_g(threshold)} with n={ev.n} and {ev.n_ref}"
+            + (f" (alpha {policy.alpha:g} over a family of {family})" if family > 1 else "")
+            + f": raise the repeats to {repeats_needed(threshold)}",
+            p,
+            armed=False,
+        )
+    size = abs(ev.ratio - 1.0)
+    adjusted = f"Holm-adjusted p={p:.2g}" if family > 1 else f"p={p:.2g}"
+    if p < policy.alpha and size >= effect:
+        word: Call = "worse" if ev.worse_pct > 0 else "better"
+        why = f"{adjusted} < {policy.alpha:g} and {pct(size)} {word} (>= {pct(effect)})"
+        return Decision(word, why, p, armed=True)
+    # Why it was not called, then whether the data rule out a difference that matters.
+    if p < policy.alpha:
+        why = f"shift {pct(size)} < {pct(effect)} minimum effect ({adjusted})"
+    else:
+        why = f"{adjusted} >= {policy.alpha:g}"
+    problems = _equivalence_problems(ev, policy, effect)
+    if problems:
+        return Decision("inconclusive", "; ".join([why, *problems]), p, armed=True)
+    if p >= policy.alpha:
+        why += f"; ratio interval within +-{pct(effect)}"
+    return Decision("no difference", why, p, armed=True)
+
+
+def decide_family(
+    evidences: Sequence[Evidence],
+    policy: Policy = DEFAULT,
+    *,
+    min_effects: Sequence[float] | None = None,
+) -> list[Decision]:
+    """Verdicts on comparisons one conclusion rests on together (a claim over k metrics):
+    Holm's step-down keeps the chance of any false "better"/"worse" among them <= alpha."""
+    effects = list(min_effects) if min_effects is not None else [policy.min_effect] * len(evidences)
+    k = len(evidences)
+    if k <= 1:
+        return [decide(ev, policy, min_effect=e) for ev, e in zip(evidences, effects, strict=True)]
+    adjusted = holm([ev.p_value for ev in evidences])
+    return [
+        decide(ev, policy, min_effect=e, p_used=p, family=k)
+        for ev, e, p in zip(evidences, effects, adjusted, strict=True)
+    ]
+
+
+def _bad_numbers(ev: Evidence) -> str:
+    problems = [
+        f"{bad} {who} value(s) not finite (NaN or inf): fix the workload's output or parser"
+        for who, bad in ((ev.subject, ev.bad), (ev.reference, ev.bad_ref))
+        if bad
+    ]
+    for who, count in ((ev.subject, ev.n), (ev.reference, ev.n_ref)):
+        if count == 0:
+            problems.append(f"no {who} values")
+    if not problems and not math.isfinite(ev.ratio):
+        if ev.median_ref == 0:
+            problems.append(f"{ev.reference} median is 0: no ratio to judge")
+        else:
+            problems.append(f"{ev.reference} median is not a finite number: no ratio")
+    return "; ".join(problems)
+
+
+def _equivalence_problems(ev: Evidence, policy: Policy, effect: float) -> list[str]:
+    """What keeps the data from ruling out a difference that matters."""
+    problems = [
+        f"{who} CV {pct(cv)} > {pct(policy.cv_limit)}"
+        for who, cv in ((ev.subject, ev.cv), (ev.reference, ev.cv_ref))
+        if cv > policy.cv_limit
+    ]
+    low, high = ev.ratio_low, ev.ratio_high
+    if not (math.isfinite(low) and math.isfinite(high)):
+        problems.append("no ratio interval")
+    elif not problems and (low < 1.0 - effect or high > 1.0 + effect):
+        problems.append(
+            f"ratio interval {low:.3g}-{high:.3g} reaches past +-{pct(effect)}:"
+            " more repeats would narrow it"
+        )
+    return problems
+
+
+def _g(x: float) -> str:
+    return f"{x:.2g}"

@@ -1,0 +1,2 @@
+"""The results: the versioned schema and its append-only store, how experiments
+ended, retention. Imports only bench.core."""

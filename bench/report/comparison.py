@@ -1,0 +1,430 @@
+"""Run against run, like `asv compare`: are the runs comparable, which figures moved, and the
+text and HTML of it.
+
+Pure where possible: `check_comparable`, `comparison_text` and `comparison_html` take data and
+return data; `compare_runs` only adds the statistics (bench.analysis.stats). Where the bytes go
+is the CLI's business (bench.cli.compare).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+import pandas as pd
+
+from bench.analysis import gate, stats
+from bench.core.errors import BenchError
+from bench.data.results import RunData, samples_frame
+
+TEMPLATES: Final = Path(__file__).parent / "templates"
+
+# The facts that change what a figure means: (label, path into run.json). Two runs that differ
+# in any of them measure different things, so a "regression" between them would be a lie.
+COMPARED_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("accel", ("fingerprint", "accel", "accel")),
+    ("cpu model", ("fingerprint", "cpu", "model")),
+    ("host kernel", ("fingerprint", "host_kernel")),
+    ("rootfs digest", ("fingerprint", "rootfs_digest")),
+)
+NO_VM: Final = "none"  # fingerprint accel of a run without the libvirt platform
+
+# asv's convention: "+" worse (slower), "-" better, "~" a change as large as the minimum effect
+# that the test cannot call, blank not significant, "x" not comparable.
+SYMBOLS: Final = {"worse": "+", "better": "-", "not comparable": "x"}
+LEGEND: Final = (  # (symbol, mark, label, meaning)
+    ("+", "worse", "worse", "significant (p < 0.01) and at least the minimum effect"),
+    ("-", "better", "better", "significant (p < 0.01) and at least the minimum effect"),
+    (
+        "~",
+        "not significant",
+        "large but not significant",
+        "a shift of at least the minimum effect that noise could explain",
+    ),
+    (" ", "not significant", "not significant", "no shift that matters"),
+    (
+        "x",
+        "not comparable",
+        "not comparable",
+        "changed definition, unit or accel, or too few samples for the test to decide",
+    ),
+)
+ORDER: Final = ("worse", "better", "not significant", "not comparable")
+
+
+class NotComparableError(BenchError):
+    """Two runs measured different things; comparing them needs --force."""
+
+    def __init__(self, differences: Sequence[str]) -> None:
+        super().__init__(
+            "runs are not comparable: " + ", ".join(differences),
+            "use --force to compare anyway",
+        )
+        self.differences = tuple(differences)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What names a run to a reader: id, date, host, accel, suite."""
+
+    run_id: str
+    created: float  # unix seconds; 0 when run.json lacks it
+    host: str
+    accel: str
+    suite: str
+
+    @property
+    def date(self) -> str:
+        return format_date(self.created)
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: DataFrames do not compare to a bool
+class ComparisonResult:
+    a: RunInfo
+    b: RunInfo
+    frame: pd.DataFrame  # stats.COMPARE_COLUMNS plus "symbol"; ratio = b / a
+    differences: tuple[str, ...]  # the fields in which the runs differ (empty if comparable)
+    forced: bool  # compared although they differ
+    regressions: pd.DataFrame  # the rows marked "worse"
+
+    @property
+    def regressed(self) -> bool:
+        return not self.regressions.empty
+
+    def counts(self) -> dict[str, int]:
+        marks = list(self.frame["mark"]) if not self.frame.empty else []
+        return {mark: marks.count(mark) for mark in ORDER}
+
+    def unarmed(self) -> str:
+        """A line when the gate could not have called some comparable figure a change (too
+        few repeats, a test that cannot reach alpha, bad numbers); "" when it could for all."""
+        if self.frame.empty:
+            return ""
+        comparable = self.frame.loc[self.frame["mark"] != "not comparable"]
+        idle = comparable.loc[~comparable["armed"].astype(bool)]
+        if idle.empty:
+            return ""
+        ns = sorted({int(n) for n in (*idle["n_a"], *idle["n_b"])})
+        span = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+        return (
+            f"gate not armed for {len(idle)} of {len(comparable)} figures ({span}): no"
+            f" regression there can be detected; --repeats {gate.MIN_REPEATS} or more on both"
+            " runs arms it"
+        )
+
+
+# --- run.json access ---------------------------------------------------------------------
+
+
+def meta_value(meta: Mapping[str, Any], path: Sequence[str]) -> Any:
+    """run.json[path[0]][path[1]]...; None where any step is missing or not a mapping."""
+    node: Any = meta
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def run_info(run: RunData) -> RunInfo:
+    created = run.meta.get("created")
+    return RunInfo(
+        run_id=run.run_id,
+        created=float(created) if isinstance(created, int | float) else 0.0,
+        host=str(meta_value(run.meta, ("fingerprint", "hostname")) or "unknown"),
+        accel=str(meta_value(run.meta, ("fingerprint", "accel", "accel")) or "unknown"),
+        suite=str(meta_value(run.meta, ("plan", "suite")) or "-"),
+    )
+
+
+def format_date(created: float) -> str:
+    """UTC, so that two hosts in two time zones sort and read the same way."""
+    if created <= 0:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(created))
+
+
+def _workload_hashes(meta: Mapping[str, Any]) -> dict[str, str]:
+    workloads = meta_value(meta, ("plan", "workloads")) or []
+    return {
+        str(w.get("name")): str(w.get("hash"))
+        for w in (workloads if isinstance(workloads, list) else [])
+        if isinstance(w, Mapping)
+    }
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    text = str(value)
+    # Digests and hashes: 12 hex digits tell them apart and keep the line readable.
+    return text[:12] if len(text) > 16 and all(c in "0123456789abcdef" for c in text) else text
+
+
+# --- comparability -----------------------------------------------------------------------
+
+
+def check_comparable(meta_a: Mapping[str, Any], meta_b: Mapping[str, Any]) -> list[str]:
+    """Every field in which the runs differ, as "<field> <a> != <b>"; empty when comparable.
+
+    Fields: accel, CPU model, host kernel, rootfs digest, each resource limit, and the
+    definition hash of every workload the two runs share (a workload only one run has is
+    simply not compared).
+    """
+    found: list[str] = []
+    for label, path in COMPARED_FIELDS:
+        va, vb = meta_value(meta_a, path), meta_value(meta_b, path)
+        # accel "none": that run measured no VM, so there is no VM figure to misread; the
+        # per-figure accel check in stats.compare still guards every sample.
+        if label == "accel" and NO_VM in (va, vb):
+            continue
+        if va != vb:
+            found.append(f"{label} {_shown(va)} != {_shown(vb)}")
+    found.extend(_limit_differences(meta_a, meta_b))
+    hashes_a, hashes_b = _workload_hashes(meta_a), _workload_hashes(meta_b)
+    for name, hash_a in hashes_a.items():
+        hash_b = hashes_b.get(name)
+        if hash_b is not None and hash_a != hash_b:
+            found.append(f"workload {name} hash {_shown(hash_a)} != {_shown(hash_b)}")
+    return found
+
+
+def _limits(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    found = meta_value(meta, ("fingerprint", "limits"))
+    if not isinstance(found, Mapping):  # older fingerprints: the plan holds them too
+        found = meta_value(meta, ("plan", "limits"))
+    return found if isinstance(found, Mapping) else {}
+
+
+def _limit_differences(meta_a: Mapping[str, Any], meta_b: Mapping[str, Any]) -> list[str]:
+    la, lb = _limits(meta_a), _limits(meta_b)
+    keys = list(dict.fromkeys([*la, *lb]))
+    return [
+        f"limits {k} {_shown(la.get(k))} != {_shown(lb.get(k))}"
+        for k in keys
+        if la.get(k) != lb.get(k)
+    ]
+
+
+# --- comparison --------------------------------------------------------------------------
+
+
+def measured_frame(run: RunData) -> pd.DataFrame:
+    """The samples a comparison may use: workload metrics of ok, measured (not warm-up) trials."""
+    frame: pd.DataFrame = samples_frame(run)
+    if frame.empty:
+        return frame
+    keep = (
+        (frame["origin"] == "workload")
+        & ~frame["warmup"].astype(bool)
+        & (frame["status"] == "ok")
+        & ~frame["metric"].isin(list(gate.EXCLUDED_METRICS))
+    )
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def symbol(mark: str, change_pct: float, min_effect: float) -> str:
+    if mark in SYMBOLS:
+        return SYMBOLS[mark]
+    large = math.isfinite(change_pct) and abs(change_pct) >= min_effect * 100
+    return "~" if large else " "
+
+
+def compare_runs(
+    a: RunData, b: RunData, *, force: bool = False, alpha: float = 0.01, seed: int = 0
+) -> ComparisonResult:
+    """Run b against run a (the baseline). Refuses runs that measured different things
+    (NotComparableError naming every difference) unless `force`."""
+    differences = tuple(check_comparable(a.meta, b.meta))
+    if differences and not force:
+        raise NotComparableError(differences)
+    # The larger of the two plans' minimum effects: a step must matter to both to be called.
+    effects = gate.min_effects(a.meta)
+    for key, value in gate.min_effects(b.meta).items():
+        effects[key] = max(value, effects.get(key, value))
+    frame = stats.compare(
+        measured_frame(a), measured_frame(b), alpha=alpha, min_effects=effects, seed=seed
+    )
+    frame["symbol"] = [
+        symbol(str(m), float(c), effects.get((str(w), str(k)), gate.MIN_EFFECT))
+        for m, c, w, k in zip(
+            frame["mark"], frame["change_pct"], frame["workload"], frame["metric"], strict=True
+        )
+    ]
+    regressions = frame.loc[frame["mark"] == "worse"].reset_index(drop=True)
+    return ComparisonResult(
+        a=run_info(a),
+        b=run_info(b),
+        frame=frame,
+        differences=differences,
+        forced=bool(differences),
+        regressions=regressions,
+    )
+
+
+# --- serializers -------------------------------------------------------------------------
+
+
+def num(value: Any, digits: int = 4) -> str:
+    """A figure for a table: 4 significant digits, "-" for a missing one."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return f"{x:.{digits}g}" if math.isfinite(x) else "-"
+
+
+def direction(higher_is_better: bool) -> str:
+    return "higher is better" if higher_is_better else "lower is better"
+
+
+def _ratio(row: Mapping[Any, Any]) -> str:
+    text = num(row["ratio"], 3)
+    if math.isfinite(float(row["ratio_low"])) and math.isfinite(float(row["ratio_high"])):
+        text += f" [{num(row['ratio_low'], 3)}, {num(row['ratio_high'], 3)}]"
+    return text
+
+
+def _change(value: Any) -> str:
+    x = float(value)
+    return f"{x:+.1f}%" if math.isfinite(x) else "-"
+
+
+def _rows(result: ComparisonResult) -> list[dict[str, str]]:
+    """The table's cells as text, shared by the text and the HTML forms."""
+    rows = []
+    for record in result.frame.to_dict("records"):
+        rows.append(
+            {
+                "symbol": str(record["symbol"]),
+                "mark": str(record["mark"]),
+                "workload": str(record["workload"]),
+                "metric": str(record["metric"]),
+                "platform": str(record["platform"]),
+                "unit": str(record["unit"]),
+                "direction": direction(bool(record["higher_is_better"])),
+                "median_a": num(record["median_a"]),
+                "median_b": num(record["median_b"]),
+                "n": f"{record['n_a']}/{record['n_b']}",
+                "ratio": _ratio(record),
+                "change": _change(record["change_pct"]),
+                "p": num(record["p_value"], 2),
+                "reason": str(record["reason"]),
+            }
+        )
+    return rows
+
+
+def _describe(info: RunInfo) -> str:
+    return f"{info.run_id} ({info.date}, host {info.host}, accel {info.accel})"
+
+
+def _summary_line(result: ComparisonResult) -> str:
+    counts = ", ".join(f"{count} {mark}" for mark, count in result.counts().items())
+    unarmed = result.unarmed()
+    return f"{counts}\n{unarmed}" if unarmed else counts
+
+
+def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in rows)])
+
+
+def comparison_text(result: ComparisonResult) -> str:
+    """The comparison as a terminal table with asv's marks, then the legend and the counts."""
+    out = [f"a: {_describe(result.a)}", f"b: {_describe(result.b)}"]
+    if result.forced:
+        out.append(
+            "forced: compared although the runs differ ("
+            + ", ".join(result.differences)
+            + "); read the figures with care"
+        )
+    out.append("ratio = b / a; change > 0 means b is worse, whichever way the metric points")
+    out.append("")
+    rows = _rows(result)
+    if rows:
+        headers = (
+            "",
+            "workload",
+            "metric",
+            "platform",
+            "unit",
+            "median a",
+            "median b",
+            "n a/b",
+            "ratio b/a [95% CI]",
+            "change",
+            "p",
+        )
+        keys = (
+            "symbol",
+            "workload",
+            "metric",
+            "platform",
+            "unit",
+            "median_a",
+            "median_b",
+            "n",
+            "ratio",
+            "change",
+            "p",
+        )
+        out.append(
+            _text_table(headers, [[r[k] for k in keys] for r in rows], right={5, 6, 7, 9, 10})
+        )
+    else:
+        out.append("no workload metric is present in both runs")
+    notes = [r for r in rows if r["mark"] == "not comparable"]
+    if notes:
+        out.append("")
+        out.extend(f"x {r['workload']}/{r['metric']}/{r['platform']}: {r['reason']}" for r in notes)
+    out.append("")
+    out.append("  ".join(f"{s if s != ' ' else '(blank)'} {label}" for s, _, label, _ in LEGEND))
+    out.append(_summary_line(result))
+    return "\n".join(out) + "\n"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,  # run ids, hosts and reasons come from files anyone could edit
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """A page from bench/report/templates, HTML-escaped by default."""
+    return _environment().get_template(name).render(**context)
+
+
+def comparison_html(result: ComparisonResult) -> str:
+    """The comparison as one self-contained page (no script, no external URL)."""
+    return render_template(
+        "compare.html.j2",
+        a=result.a,
+        b=result.b,
+        rows=_rows(result),
+        forced=result.forced,
+        differences=result.differences,
+        counts=result.counts(),
+        unarmed=result.unarmed(),
+        legend=LEGEND,
+    )

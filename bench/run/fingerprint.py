@@ -1,0 +1,174 @@
+"""The environment a run measured: everything that must match before two runs compare.
+
+Read best-effort: a field that cannot be read says why instead of failing the run, since a
+missing governor file on a VM host is a fact about that host, not an error.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import __version__
+from bench.core import paths
+from bench.images.artifacts import ImageSet
+from bench.platforms.protocol import Limits
+
+CPU = Path("/sys/devices/system/cpu")
+# The flags a reader of a virtualisation benchmark asks about first.
+FLAGS_OF_NOTE = ("vmx", "svm", "hypervisor", "avx2", "avx512f", "aes", "constant_tsc")
+
+
+def _safe(read: Callable[[], Any]) -> Any:
+    try:
+        return read()
+    except Exception as exc:  # a fingerprint never fails the run
+        return f"unknown ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+
+
+def cpuinfo() -> dict[str, Any]:
+    text = Path("/proc/cpuinfo").read_text()
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {
+        "model": fields.get("model name", "unknown"),
+        "count": os.cpu_count(),
+        "usable": len(os.sched_getaffinity(0)),
+        "flags_of_note": sorted(flags & set(FLAGS_OF_NOTE)),
+        "flags_count": len(flags),
+    }
+
+
+def _read(path: Path) -> str:
+    return path.read_text().strip() if path.exists() else "not exposed"
+
+
+def frequency_policy() -> dict[str, str]:
+    boost = CPU / "cpufreq" / "boost"
+    no_turbo = CPU / "intel_pstate" / "no_turbo"
+    turbo = "not exposed"
+    if no_turbo.exists():
+        turbo = "off" if _read(no_turbo) == "1" else "on"
+    elif boost.exists():
+        turbo = "on" if _read(boost) == "1" else "off"
+    return {"governor": _read(CPU / "cpu0" / "cpufreq" / "scaling_governor"), "turbo": turbo}
+
+
+def memory_mib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def cgroup_layout() -> str:
+    from bench.host.doctor import check_cgroups
+
+    return check_cgroups().detail
+
+
+def docker_versions() -> dict[str, str]:
+    from bench.core import dockerd
+
+    client = dockerd.connect(timeout=10)
+    try:
+        version = client.version()
+        info = client.info()
+    finally:
+        client.close()
+    found = {
+        "dockerd": str(version.get("Version")),
+        "storage": str(info.get("Driver")),
+        "cgroup_driver": str(info.get("CgroupDriver")),
+    }
+    for part in version.get("Components", []):
+        name = str(part.get("Name", "")).lower()
+        if name in ("containerd", "runc"):
+            found[name] = str(part.get("Version"))
+    return found
+
+
+def libvirt_versions() -> dict[str, str]:
+    from bench.host.doctor import libvirt_version
+    from bench.platforms.libvirt import connect
+
+    conn = connect()
+    try:
+        return {
+            "libvirt": libvirt_version(conn.getLibVersion()),
+            "qemu": libvirt_version(conn.getVersion()),
+            "uri": conn.getURI(),
+        }
+    finally:
+        conn.close()
+
+
+def accel() -> dict[str, Any]:
+    from bench.host.accel import detect
+
+    result = detect()
+    return {"accel": result.accel, "reason": result.reason}
+
+
+def tool_version(argv: list[str]) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else "unknown"
+
+
+def git_commit() -> dict[str, str]:
+    root = paths.checkout()
+    if not (root / ".git").exists():
+        return {"commit": "not a git checkout"}
+    head = tool_version(["git", "-C", str(root), "rev-parse", "HEAD"])
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return {"commit": head, "dirty": "yes" if dirty.stdout.strip() else "no"}
+
+
+def collect(images: ImageSet, limits: Limits, platforms: tuple[str, ...]) -> dict[str, Any]:
+    uname = platform.uname()
+    found: dict[str, Any] = {
+        "hostname": socket.gethostname(),
+        "host_kernel": uname.release,
+        "arch": uname.machine,
+        "cpu": _safe(cpuinfo),
+        "frequency": _safe(frequency_policy),
+        "memory_mib": _safe(memory_mib),
+        "cgroups": _safe(cgroup_layout),
+        "python": platform.python_version(),
+        "vcbench": __version__,
+        "git": _safe(git_commit),
+        "rootfs_digest": images.digest,
+        "guest_kernel": images.kernel_version,
+        "limits": {
+            "vcpus": limits.vcpus,
+            "memory_mib": limits.memory_mib,
+            "cpuset": limits.cpuset_text,
+        },
+        "host_tools": {
+            "iperf3": _safe(lambda: tool_version(["iperf3", "--version"])),
+            "sockperf": _safe(lambda: tool_version(["sockperf", "--version"])),
+        },
+    }
+    if "docker" in platforms:
+        found["docker"] = _safe(docker_versions)
+    if "libvirt" in platforms:
+        found["libvirt"] = _safe(libvirt_versions)
+        found["accel"] = _safe(accel)
+    else:
+        found["accel"] = {"accel": "none", "reason": "no VM in this run"}
+    return found
