@@ -12,13 +12,17 @@ from bench.errors import BenchError
 from bench.platform_names import DEFAULT_PROFILE, profile_of, sort_platforms, vm_platform
 from bench.platforms.base import Platform, PlatformConfig
 from bench.platforms.docker import DockerPlatform
+from bench.platforms.gvisor import GvisorPlatform
 from bench.platforms.libvirt import LibvirtPlatform
 from bench.platforms.native import NativePlatform
+from bench.platforms.podman import PodmanPlatform
 from bench.platforms.vm_profile import load_profile, profile_names
 
 PLATFORMS: dict[str, type[Platform]] = {
     "native": NativePlatform,
     "docker": DockerPlatform,
+    "podman": PodmanPlatform,
+    "gvisor": GvisorPlatform,
     "libvirt": LibvirtPlatform,
 }
 
