@@ -4,11 +4,12 @@ the two is the user-space kernel alone."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from bench.errors import PlatformError
+from bench.errors import InstanceTimeout, PlatformError
 from bench.host import runsc
-from bench.platforms.base import KILL_ALL_BUT_KEEPER
+from bench.platforms.base import KILL_ALL_BUT_KEEPER, ExecResult
 from bench.platforms.docker import DockerInstance, DockerPlatform, dockerd_calls
 
 REGISTER_HINT = "run `vcbench host setup` (it installs runsc and registers it with dockerd)"
@@ -17,12 +18,41 @@ REGISTER_HINT = "run `vcbench host setup` (it installs runsc and registers it wi
 class GvisorInstance(DockerInstance):
     platform = "gvisor"
 
+    def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
+        """A command that failed because the sandbox itself died (runsc-sandbox killed, the
+        sentry crashed) is a lost instance, not the command's exit code or a timeout. Its
+        exec stream does not end when the sandbox dies: that is noticed at the timeout."""
+        import docker
+
+        try:
+            result = super().exec(argv, timeout)
+        except (docker.errors.APIError, InstanceTimeout):
+            self._raise_if_gone(argv)  # dockerd forgets the exec of a dead sandbox (404)
+            raise
+        if result.exit_code != 0:
+            self._raise_if_gone(argv)
+        return result
+
+    def _raise_if_gone(self, argv: Sequence[str]) -> None:
+        state = self._api.inspect_container(self.container_id)["State"]
+        if not state.get("Running"):
+            raise PlatformError(
+                f"{self.name}: the gVisor sandbox went away (container {state.get('Status')},"
+                f" exit {state.get('ExitCode')}) during `{' '.join(argv)}`",
+                "see the runsc logs under /run/containerd/io.containerd.runtime.v2.task/moby/",
+            )
+
     def _kill_exec(self, exec_id: str) -> None:
         """The exec's host process is only `runsc exec`: its command lives in the sandbox's
         own process table, out of the host's reach, so it is killed from inside as well."""
-        super()._kill_exec(exec_id)
-        kill_id = self._api.exec_create(self.container_id, KILL_ALL_BUT_KEEPER)["Id"]
-        self._api.exec_start(kill_id)
+        import docker
+
+        try:
+            super()._kill_exec(exec_id)
+            kill_id = self._api.exec_create(self.container_id, KILL_ALL_BUT_KEEPER)["Id"]
+            self._api.exec_start(kill_id)
+        except docker.errors.APIError:
+            pass  # the sandbox is gone: exec() tells it apart from a command that hung
 
 
 class GvisorPlatform(DockerPlatform):

@@ -82,7 +82,7 @@ def test_the_probe_falls_back_to_ptrace_and_the_host_network(
 def test_a_bad_daemon_json_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "daemon.json"
     path.write_text("{not json")
-    with pytest.raises(BenchError, match="daemon.json is not valid JSON"):
+    with pytest.raises(BenchError, match="is not valid JSON"):
         runsc.registered(path)
 
 
