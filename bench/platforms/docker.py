@@ -164,7 +164,9 @@ class DockerPlatform(Platform):
     def _network_name(self) -> str:
         if self._network is None:
             with lifecycle.shielded():
-                self._network = network.create_docker_network(self.client(), self.config.run.run_id)
+                self._network = network.create_docker_network(
+                    self.client(), self.config.run.run_id, self.name
+                )
         return str(self._network.name)
 
     def _start_container(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:

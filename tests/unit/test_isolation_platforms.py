@@ -206,3 +206,24 @@ def test_gc_says_when_podman_cannot_be_asked(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(gc.shutil, "which", lambda _: "/usr/bin/podman")
     monkeypatch.setattr(podman, "gc_containers", broken)
     assert "podman" in gc.find().unreachable
+
+
+def test_docker_and_gvisor_get_a_network_each_in_one_run() -> None:
+    from bench.platforms import network
+
+    made: list[str] = []
+
+    class Networks:
+        def create(self, name: str, **_: Any) -> str:
+            made.append(name)
+            return name
+
+    class Client:
+        networks = Networks()
+
+    for platform in ("docker", "gvisor"):
+        network.create_docker_network(Client(), "20250101-000000-aaaaaa", platform)
+    assert made == [
+        "vcbench-20250101-000000-aaaaaa-net",
+        "vcbench-20250101-000000-aaaaaa-gvisor-net",
+    ]
