@@ -8,6 +8,7 @@ from typing import Any, cast
 import click
 
 from bench.cli.options import FiniteRange
+from bench.core.platform_names import DOCKER_BASED, base_of
 from bench.platforms import lifecycle
 from bench.platforms.protocol import AccelChoice, InstanceSpec, Limits, PlatformConfig
 from bench.platforms.registry import open_platform, platform_names
@@ -34,7 +35,7 @@ def exec_command(
     from bench.platforms.labels import RunContext
 
     limits = Limits.on_host(vcpus, memory_mib, cpuset)
-    images = current(require_docker=platform_name == "docker")
+    images = current(require_docker=base_of(platform_name) in DOCKER_BASED)
     config = PlatformConfig(RunContext.create(), images, cast(AccelChoice, accel))
     spec = InstanceSpec(limits, ready_timeout_s=timeout)
     with (

@@ -14,7 +14,7 @@ import click
 from bench.cli.options import FiniteRange
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of, expand_vm_profiles, profile_of
-from bench.core.workload import ALL_PLATFORMS, Workload
+from bench.core.workload import ALL_PLATFORMS, DEFAULT_RUN_PLATFORMS, Workload
 from bench.platforms.protocol import AccelChoice, Limits
 from bench.platforms.vm_profile import parse_profiles
 
@@ -49,10 +49,13 @@ def workloads_command(as_json: bool, suite: str | None) -> None:
             f"{m} ({spec.unit}, {'higher' if spec.higher_is_better else 'lower'} is better)"
             for m, spec in w.metrics.items()
         )
+        runs_on = [p for p in w.platforms if w.runs_on_platform(p)]
         click.echo(
             f"{w.name:<22} {w.kind:<8} {w.duration:>4} s x{w.repeats} (+{w.warmup} warm-up)"
-            f"  {','.join(w.platforms)}\n{'':<23}{w.description}\n{'':<23}{metrics}"
+            f"  {','.join(runs_on)}\n{'':<23}{w.description}\n{'':<23}{metrics}"
         )
+        for platform, why in w.unsupported.items():
+            click.echo(f"{'':<23}not on {platform}: {why}")
 
 
 def _platforms(text: str) -> tuple[str, ...]:
@@ -63,6 +66,9 @@ def _platforms(text: str) -> tuple[str, ...]:
             f"--platforms: unknown platform {', '.join(unknown) or '(none)'}",
             f"choose from {','.join(ALL_PLATFORMS)}",
         )
+    from bench.platforms.availability import require_available
+
+    require_available(names)  # gvisor without runsc, podman without podman: one line, exit 2
     return names
 
 
@@ -94,7 +100,13 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
     multiple=True,
     help="A workload name or TOML path (repeatable); replaces the suite.",
 )
-@click.option("--platforms", "platforms_text", default=",".join(ALL_PLATFORMS), show_default=True)
+@click.option(
+    "--platforms",
+    "platforms_text",
+    default=",".join(DEFAULT_RUN_PLATFORMS),
+    show_default=True,
+    help=f"Any of {','.join(ALL_PLATFORMS)}.",
+)
 @click.option(
     "--vm-profile",
     "vm_profiles_text",
@@ -256,7 +268,8 @@ def _on_platforms(chosen: list[Workload], platforms: tuple[str, ...]) -> list[Wo
     kept = []
     bases = {base_of(p) for p in platforms}  # a workload on libvirt runs on every VM profile
     for w in chosen:
-        mine = tuple(p for p in w.platforms if p in bases)
+        # a platform the workload declares unsupported is skipped (recorded), never failed
+        mine = tuple(p for p in w.platforms if p in bases and w.runs_on_platform(p))
         if mine:
             kept.append(w if mine == w.platforms else w.model_copy(update={"platforms": mine}))
     if not kept:
@@ -265,6 +278,24 @@ def _on_platforms(chosen: list[Workload], platforms: tuple[str, ...]) -> list[Wo
             "widen --platforms or pick other workloads",
         )
     return kept
+
+
+def skip_events(workloads: Any, bases: tuple[str, ...], at: float) -> list[Any]:
+    """One `skipped` event per workload and platform of the run it declares unsupported."""
+    from bench.data.results import Event
+
+    return [
+        Event(
+            "skipped",
+            f"{w.name} does not run on {platform}: {why}",
+            "declared in the workload's `unsupported` table",
+            at=at,
+            data={"workload": w.name, "platform": platform, "reason": why},
+        )
+        for w in workloads
+        for platform, why in w.unsupported.items()
+        if platform in bases
+    ]
 
 
 def _resume(ref: str, out: Output) -> None:
@@ -325,6 +356,8 @@ def _open_results(
         for event in shortfall_events(profiles, time.time()):
             writer.event(event)
         _record_busy(writer, _bases(plan.platforms))
+        for event in skip_events(plan.workloads, _bases(plan.platforms), time.time()):
+            writer.event(event)
         return writer, set()
     meta, done = resume
     _check_same_userland(meta, images.digest)

@@ -16,6 +16,7 @@ from bench.platforms import procs
 from bench.platforms.docker import DockerInstance
 from bench.platforms.libvirt import LibvirtInstance
 from bench.platforms.native import NativeInstance
+from bench.platforms.podman import PodmanInstance
 from bench.platforms.protocol import Instance
 
 
@@ -23,8 +24,10 @@ def sources_for(instance: Instance) -> list[Source]:
     found: list[Source] = [HostSource()]
     if isinstance(instance, NativeInstance):
         found.append(native_source(instance))
-    elif isinstance(instance, DockerInstance):
+    elif isinstance(instance, DockerInstance):  # gvisor too: its sandbox is the container's
         found.append(docker_source(instance))
+    elif isinstance(instance, PodmanInstance):
+        found.append(CgroupSource(locate(instance.pid())))
     elif isinstance(instance, LibvirtInstance):
         found.append(QemuSource.for_domain(instance.domain.name()))
         found.append(DomainSource(instance.domain))

@@ -1,8 +1,9 @@
 """Platform names, pure: the VM profile variants (libvirt-<profile>) and the one display order.
 
-Every table, chart and export orders platforms with `platform_key`, so native, docker,
-libvirt, libvirt-tuned, libvirt-emulated read the same way everywhere, and nothing else
-needs to know how a variant's name is spelled. Imports nothing from the app.
+Every table, chart and export orders platforms with `platform_key`, by isolation: native,
+docker, podman (containers on the host kernel), gvisor (a user-space kernel in front of the
+host's), then libvirt and its libvirt-tuned, libvirt-emulated variants (a kernel of its own).
+Nothing else needs to know how a variant's name is spelled. Imports nothing from the app.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from collections.abc import Iterable
 
 VM = "libvirt"
 DEFAULT_PROFILE = "default"
-BASES = ("native", "docker", VM)
+# Weakest isolation first: the report reads left to right along the isolation spectrum.
+BASES = ("native", "docker", "podman", "gvisor", VM)
+# The platforms that run the Docker image (podman loads it from dockerd's copy).
+DOCKER_BASED = ("docker", "podman", "gvisor")
 # Known profiles first in this order; any other (a user's own profile file) after, by name.
 PROFILE_ORDER = (DEFAULT_PROFILE, "tuned", "emulated")
 
@@ -22,7 +26,7 @@ def vm_platform(profile: str) -> str:
 
 
 def base_of(platform: str) -> str:
-    """native, docker or libvirt: what a workload's `platforms` list names."""
+    """native, docker, podman, gvisor or libvirt: what a workload's `platforms` list names."""
     return VM if platform.startswith(f"{VM}-") else platform
 
 
@@ -36,7 +40,8 @@ def profile_of(platform: str) -> str:
 
 
 def platform_key(platform: str) -> tuple[int, int, str]:
-    """Sort key: native, docker, libvirt, its variants (default, tuned, emulated, others)."""
+    """Sort key: native, docker, podman, gvisor, libvirt and its variants (default, tuned,
+    emulated, others)."""
     base = base_of(platform)
     base_rank = BASES.index(base) if base in BASES else len(BASES)
     profile = profile_of(platform)

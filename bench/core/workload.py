@@ -23,8 +23,11 @@ from bench.core import paths
 from bench.core.errors import BenchError
 from bench.core.parsers import PARSERS
 
-PlatformName = Literal["native", "docker", "libvirt"]
-ALL_PLATFORMS: tuple[PlatformName, ...] = ("native", "docker", "libvirt")
+PlatformName = Literal["native", "docker", "podman", "gvisor", "libvirt"]
+ALL_PLATFORMS: tuple[PlatformName, ...] = ("native", "docker", "podman", "gvisor", "libvirt")
+# What `vcbench run` measures without --platforms: the three every host setup provides. gVisor
+# and Podman are asked for by name, so a host without them still runs the default unchanged.
+DEFAULT_RUN_PLATFORMS: tuple[PlatformName, ...] = ("native", "docker", "libvirt")
 Kind = Literal["command", "startup", "idle"]
 # What a command template may say; the runner fills these in per trial.
 PLACEHOLDERS = frozenset({"vcpus", "memory_mib", "duration", "address", "port", "file_size_mib"})
@@ -73,6 +76,10 @@ class Workload(Strict):
     cache: Literal["warm", "cold"] = "warm"  # startup: page cache dropped before each start
     metrics: Mapping[Name | str, Metric]
     platforms: tuple[PlatformName, ...] = ALL_PLATFORMS
+    # Platforms the workload cannot run on, with the reason (e.g. an I/O mode a sandbox
+    # refuses): shown by `vcbench workloads`, skipped and recorded as such by a run, never
+    # scheduled to fail.
+    unsupported: Mapping[PlatformName, Text] = {}
     method: Text = ""  # how the figure is obtained, for the report's method section
 
     @field_validator("command", "server")
@@ -94,6 +101,17 @@ class Workload(Strict):
             raise ValueError("must name each platform at most once, and at least one")
         return platforms
 
+    @field_validator("unsupported")
+    @classmethod
+    def _reasons_given(cls, unsupported: Mapping[str, str]) -> Mapping[str, str]:
+        if any(not reason.strip() for reason in unsupported.values()):
+            raise ValueError("give the reason each platform cannot run the workload")
+        return unsupported
+
+    def runs_on_platform(self, base: str) -> bool:
+        """Listed in platforms and not declared unsupported there (base: see platform_names)."""
+        return base in self.platforms and base not in self.unsupported
+
     @property
     def timeout_s(self) -> float:
         """A trial still running after this is killed: generous, never unbounded."""
@@ -102,7 +120,8 @@ class Workload(Strict):
     def definition_hash(self) -> str:
         """What defines this workload's samples; how often it runs, and where, do not."""
         data = self.model_dump(
-            mode="json", exclude={"repeats", "warmup", "description", "platforms", "method"}
+            mode="json",
+            exclude={"repeats", "warmup", "description", "platforms", "unsupported", "method"},
         )
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -13,10 +13,10 @@ from typing import Any, Literal
 from bench.core import paths
 from bench.core.errors import BenchError, first_line
 from bench.host import accel, daemons, kvm
-from bench.host.packages import missing_packages
+from bench.host.packages import PACKAGE_PLATFORMS, missing_packages
 
 Status = Literal["ok", "warn", "fail"]
-PLATFORMS = ("native", "docker", "libvirt")
+PLATFORMS = ("native", "docker", "podman", "gvisor", "libvirt")
 SETUP_FIX = "run `vcbench host setup`"
 PYTHON_DEPS = (
     "click",
@@ -62,8 +62,55 @@ def check_python_deps() -> Check:
 def check_packages() -> Check:
     missing = missing_packages()
     if missing:
-        return Check("packages", "fail", "missing: " + " ".join(missing), SETUP_FIX, PLATFORMS)
+        broken = {p for name in missing for p in PACKAGE_PLATFORMS.get(name, PLATFORMS)}
+        platforms = tuple(p for p in PLATFORMS if p in broken)
+        return Check("packages", "fail", "missing: " + " ".join(missing), SETUP_FIX, platforms)
     return Check("packages", "ok", "host packages installed")
+
+
+def check_runsc() -> Check:
+    """gvisor needs runsc installed and dockerd running it as a runtime."""
+    from bench.host import runsc
+    from bench.platforms.availability import gvisor_problem
+
+    problem = gvisor_problem()
+    if problem:
+        fix = f"{SETUP_FIX} (installs runsc, registers it in {runsc.DAEMON_JSON}, reloads dockerd)"
+        return Check("runsc", "fail", problem, fix, ("gvisor",))
+    version = tool_version_line([runsc.binary() or runsc.RUNTIME, "--version"])
+    flags = runsc.runtime_flags(runsc.registered())
+    return Check(
+        "runsc",
+        "ok",
+        f"{version}, dockerd runtime runsc, platform {flags['platform']},"
+        f" network {flags['network']}",
+    )
+
+
+def check_podman() -> Check:
+    from bench.platforms.availability import podman_problem
+
+    problem = podman_problem()
+    if problem:
+        return Check("podman", "fail", problem, f"{SETUP_FIX} (installs podman)", ("podman",))
+    from bench.platforms import podman
+
+    try:
+        info = podman.host_info()
+    except BenchError as exc:
+        return Check("podman", "fail", exc.message, exc.hint or SETUP_FIX, ("podman",))
+    return Check(
+        "podman",
+        "ok",
+        f"podman {info.version}, runtime {info.runtime}, cgroup manager {info.cgroup_manager},"
+        f" cgroup {info.cgroup_version}",
+    )
+
+
+def tool_version_line(argv: list[str]) -> str:
+    from bench.run.fingerprint import tool_version
+
+    return tool_version(argv)
 
 
 def check_root() -> Check:
@@ -89,7 +136,7 @@ def check_docker() -> Check:
         return Check("docker", "fail", f"docker SDK missing ({exc})", "pip install -e .",
                      ("docker",))  # fmt: skip
     except BenchError as exc:
-        return Check("docker", "fail", exc.message, SETUP_FIX, ("docker",))
+        return Check("docker", "fail", exc.message, SETUP_FIX, ("docker", "gvisor"))
     detail = (
         f"dockerd {info.get('ServerVersion')}, storage {info.get('Driver')}, "
         f"cgroup driver {info.get('CgroupDriver')}, cgroup v{info.get('CgroupVersion')}"
@@ -194,6 +241,8 @@ def run_checks(probe_accel: bool = True) -> list[Check]:
         check_packages,
         check_root,
         check_docker,
+        check_runsc,
+        check_podman,
         check_libvirt,
         lambda: check_accel(probe_accel),
         check_cgroups,

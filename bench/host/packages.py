@@ -31,7 +31,11 @@ APT_PACKAGES: dict[str, str] = {
     "xz-utils": "compressed guest kernel modules",
     "iperf3": "the host-side client of the network throughput workload",
     "sockperf": "the host-side client of the network latency workload",
+    "runsc": "gVisor: the gvisor platform (Docker with --runtime=runsc)",
+    "podman": "the podman platform (root, daemonless; runc where crun refuses hybrid cgroups)",
 }
+# Packages only some platforms need: missing, they make only these unusable (doctor).
+PACKAGE_PLATFORMS: dict[str, tuple[str, ...]] = {"runsc": ("gvisor",), "podman": ("podman",)}
 
 # Only for the test suite (`--test-tools`): the real-browser test of the HTML report. A user
 # who only benchmarks never needs a browser on the host.

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from bench.core.errors import HostError
 from bench.core.proc import run, tail
-from bench.host import daemons, kvm
+from bench.host import daemons, kvm, runsc
 from bench.host.packages import APT_PACKAGES, TEST_PACKAGES, install_command, missing_packages
 
 APT_TIMEOUT_S = 900.0
@@ -22,10 +22,11 @@ class SetupPlan:
     packages: list[str] = field(default_factory=list)
     fix_kvm: bool = False
     daemons: list[daemons.Daemon] = field(default_factory=list)
+    register_runsc: bool = False  # runsc is (or is about to be) installed, not in daemon.json
 
     @property
     def empty(self) -> bool:
-        return not (self.packages or self.fix_kvm or self.daemons)
+        return not (self.packages or self.fix_kvm or self.daemons or self.register_runsc)
 
     def describe(self) -> list[str]:
         lines = []
@@ -33,16 +34,21 @@ class SetupPlan:
             lines.append(f"install packages: {' '.join(self.packages)}")
         if self.fix_kvm:
             lines.append(f"give {kvm.KVM_DEVICE} to group {kvm.KVM_GROUP}, mode 660")
+        if self.register_runsc:
+            lines.append(f"register the runsc runtime in {runsc.DAEMON_JSON}")
         lines += [f"start {d.name}" for d in self.daemons]
         return lines
 
 
 def plan(test_tools: bool = False) -> SetupPlan:
     wanted = list(APT_PACKAGES) + (list(TEST_PACKAGES) if test_tools else [])
+    packages = missing_packages(wanted)
     return SetupPlan(
-        packages=missing_packages(wanted),
+        packages=packages,
         fix_kvm=kvm.needs_fix(),
         daemons=[d for d in daemons.DAEMONS if not daemons.answers(d)],
+        register_runsc=runsc.registered() is None
+        and (runsc.binary() is not None or runsc.RUNTIME in packages),
     )
 
 
@@ -61,11 +67,30 @@ def apply(todo: SetupPlan) -> list[str]:
     if todo.fix_kvm or kvm.needs_fix():
         kvm.fix()
         done.append(f"gave {kvm.KVM_DEVICE} to group {kvm.KVM_GROUP}, mode 660")
+    done += _register_runsc()
     for daemon in daemons.DAEMONS:  # re-checked: an install may have started some
         if not daemons.answers(daemon):
             daemons.start(daemon)
             done.append(f"started {daemon.name} (log: {daemons.log_path(daemon)})")
     return done
+
+
+def _register_runsc() -> list[str]:
+    """runsc into daemon.json (only when missing there), then a running dockerd reloaded by
+    SIGHUP, never restarted; a dockerd started after this reads the file itself."""
+    line = runsc.register()
+    if line is None:
+        return []
+    dockerd = daemons.by_name("dockerd")
+    if not daemons.answers(dockerd):
+        return [line, "dockerd is not running: it reads the runsc runtime when it starts"]
+    from bench.core import dockerd as dockerd_api
+
+    client = dockerd_api.connect(timeout=30, error=HostError)
+    try:
+        return [line, runsc.reload_dockerd(client)]
+    finally:
+        client.close()
 
 
 def _apt_install(packages: list[str]) -> None:

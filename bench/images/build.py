@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.core import paths
 from bench.core.errors import ImageError
-from bench.images import docker_image, initramfs, rootfs, vmdisk
+from bench.images import docker_image, initramfs, podman_image, rootfs, vmdisk
 from bench.images.artifacts import ImageSet
 from bench.images.cache import Cache, free_bytes
 from bench.images.guest_kernel import GuestKernel, boot_image, guest_kernel
@@ -75,6 +75,7 @@ def build(
                 raise ImageError("the disk is full while building images", "free space") from exc
             raise
     say(f"built {record.digest[:12]} in {record.build_seconds:.1f} s")
+    _load_podman(client, record.docker_tag, record.digest, say)
     return record.image_set(entry)
 
 
@@ -108,7 +109,8 @@ def _key(spec: ImageSpec) -> str:
 def _with_docker_image(
     cache: Cache, entry: Path, client: Any, spec: ImageSpec, say: Progress
 ) -> ImageSet:
-    """A cached entry, re-importing its Docker image if someone removed the tag."""
+    """A cached entry, re-importing its Docker image if someone removed the tag (and loading
+    it into podman where podman is installed and lacks it)."""
     record = load_record(entry)
     if not docker_image.exists(client, record.docker_tag):
         say(f"docker image {record.docker_tag} is gone: importing it again")
@@ -117,7 +119,16 @@ def _with_docker_image(
                 docker_image.import_rootfs(
                     client, entry / ROOTFS_TAR, record.digest, spec.source_date_epoch
                 )
+    if not podman_image.present_or_absent(record.digest):
+        with cache.locked():
+            _load_podman(client, record.docker_tag, record.digest, say)
     return record.image_set(entry)
+
+
+def _load_podman(client: Any, docker_tag: str, digest: str, say: Progress) -> None:
+    done = podman_image.ensure(client, docker_tag, digest)
+    if done:
+        say(done)
 
 
 def _boot_parts(cache_root: Path, kernel_package: str) -> tuple[GuestKernel, Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 
@@ -119,7 +119,7 @@ class DockerInstance(Instance):
             with dockerd_calls():  # the stream ends, or breaks, when dockerd dies
                 streams = read_all(sock.fileno(), started + timeout)
             if streams is None:
-                _kill_tree(self._api.exec_inspect(exec_id).get("Pid", 0))
+                self._kill_exec(exec_id)
                 raise exec_timed_out(self.name, argv, timeout)
         finally:
             sock.close()
@@ -128,9 +128,12 @@ class DockerInstance(Instance):
         out, err = streams
         return ExecResult(out.decode(errors="replace"), err.decode(errors="replace"), code, wall)
 
+    def _kill_exec(self, exec_id: str) -> None:
+        """Docker has no way to stop one exec: kill its host process and what it spawned."""
+        _kill_tree(self._api.exec_inspect(exec_id).get("Pid", 0))
+
 
 def _kill_tree(pid: int) -> None:
-    """Docker has no way to stop one exec: kill its host process and what it spawned."""
     try:
         root = psutil.Process(pid)
         for proc in [*root.children(recursive=True), root]:
@@ -141,6 +144,8 @@ def _kill_tree(pid: int) -> None:
 
 class DockerPlatform(Platform):
     name = "docker"
+    runtime: ClassVar[str | None] = None  # dockerd's default OCI runtime (runc)
+    instance_type: ClassVar[type[DockerInstance]] = DockerInstance
 
     def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config)
@@ -159,7 +164,9 @@ class DockerPlatform(Platform):
     def _network_name(self) -> str:
         if self._network is None:
             with lifecycle.shielded():
-                self._network = network.create_docker_network(self.client(), self.config.run.run_id)
+                self._network = network.create_docker_network(
+                    self.client(), self.config.run.run_id, self.name
+                )
         return str(self._network.name)
 
     def _start_container(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
@@ -175,11 +182,16 @@ class DockerPlatform(Platform):
         container.start()
         running = time.perf_counter()
         ready = pump_until_ready(sock.fileno(), log, spec.ready_timeout_s, started, Demux().merged)
-        instance = DockerInstance(name, spec.limits, log, client, container.id)
+        instance = self.instance_type(name, spec.limits, log, client, container.id)
+        instance.accel = self.accel()
         instance.startup = Startup(running - started, ready - running)
         container.reload()
         instance.address = container.attrs["NetworkSettings"]["Networks"][net]["IPAddress"]
         return instance
+
+    def accel(self) -> str:
+        """What the instance's code runs on, carried on every trial and sample."""
+        return "host"
 
     def _create(self, name: str, limits: Limits, net: str) -> Any:
         import docker
@@ -206,6 +218,7 @@ class DockerPlatform(Platform):
             cpuset_cpus=limits.cpuset_text,
             mem_limit=f"{limits.memory_mib}m",
             memswap_limit=f"{limits.memory_mib}m",  # no swap beyond the limit, as in the VM
+            runtime=self.runtime,
             detach=True,
             stdin_open=False,
             tty=False,

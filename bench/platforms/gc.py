@@ -15,8 +15,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.core.errors import BenchError
 from bench.core.proc import run
-from bench.platforms import cgroup, labels, network, procs
+from bench.platforms import cgroup, labels, network, podman, procs
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ def find(docker_client: Any = None, conn: Any = None, *, include_alive: bool = F
         found += _containers(docker_client) + _docker_networks(docker_client)
     if conn is not None:
         found += _domains(conn) + _libvirt_networks(conn)
+    if shutil.which(podman.PODMAN):  # daemonless: asked only where it is installed
+        try:
+            found += _podman_containers() + _podman_networks()
+        except BenchError:
+            unreachable.append("podman")
     found += _processes() + _cgroups() + _mounts() + _work_dirs()
     if not include_alive:
         found = [x for x in found if not labels.run_is_alive(x.run_id)]
@@ -74,6 +80,22 @@ def _containers(client: Any) -> list[Leftover]:
         remove = partial(c.remove, force=True, v=True)
         found.append(Leftover("container", c.name, c.labels[labels.RUN_LABEL], remove))
     return found
+
+
+def _podman_containers() -> list[Leftover]:
+    return [
+        Leftover("podman container", name, run_id, partial(podman.remove_container, name))
+        for name, run_id in podman.gc_containers()
+        if labels.is_run_id(run_id)
+    ]
+
+
+def _podman_networks() -> list[Leftover]:
+    return [
+        Leftover("podman network", name, run_id, partial(podman.remove_network, name))
+        for name, run_id in podman.gc_networks()
+        if labels.is_run_id(run_id)
+    ]
 
 
 def _docker_networks(client: Any) -> list[Leftover]:

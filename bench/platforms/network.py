@@ -27,10 +27,14 @@ def network_name(run_id: str) -> str:
     return resource_name(run_id, "net")
 
 
-def create_docker_network(client: Any, run_id: str) -> Any:
-    """An internal bridge network: the host reaches containers on it, they reach nothing else."""
+def create_docker_network(client: Any, run_id: str, platform: str = "docker") -> Any:
+    """An internal bridge network: the host reaches containers on it, they reach nothing else.
+
+    One per dockerd-backed platform of the run (docker, gvisor), so closing one platform never
+    pulls the network from under the other's containers."""
+    name = network_name(run_id) if platform == "docker" else resource_name(run_id, platform, "net")
     return client.networks.create(
-        network_name(run_id),
+        name,
         driver="bridge",
         internal=True,
         labels={RUN_LABEL: run_id},

@@ -20,6 +20,9 @@ MIN_MEMORY_MIB = 128  # the smallest the guest kernel boots with; the same floor
 DEFAULT_READY_TIMEOUT_S = 60.0
 # One shell line: the keeper every platform but the VM runs (the VM's init prints the marker).
 KEEPER = ["/bin/sh", "-c", f"echo {READY_MARKER}; exec sleep infinity"]
+# After an exec timed out where its command is out of the host's reach (a sandbox's own
+# process table, conmon's child): kill everything inside but the keeper (pid 1) and itself.
+KILL_ALL_BUT_KEEPER = ["/bin/sh", "-c", "kill -9 -1"]
 # What each instance reports about itself, read the same way on all three platforms.
 PROBE = [
     "/bin/sh",

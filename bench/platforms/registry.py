@@ -11,14 +11,18 @@ from functools import cache
 from bench.core.errors import BenchError
 from bench.core.platform_names import DEFAULT_PROFILE, profile_of, sort_platforms, vm_platform
 from bench.platforms.docker import DockerPlatform
+from bench.platforms.gvisor import GvisorPlatform
 from bench.platforms.libvirt import LibvirtPlatform
 from bench.platforms.native import NativePlatform
+from bench.platforms.podman import PodmanPlatform
 from bench.platforms.protocol import Platform, PlatformConfig
 from bench.platforms.vm_profile import load_profile, profile_names
 
 PLATFORMS: dict[str, type[Platform]] = {
     "native": NativePlatform,
     "docker": DockerPlatform,
+    "podman": PodmanPlatform,
+    "gvisor": GvisorPlatform,
     "libvirt": LibvirtPlatform,
 }
 

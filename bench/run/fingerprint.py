@@ -96,6 +96,28 @@ def docker_versions() -> dict[str, str]:
     return found
 
 
+def gvisor_versions() -> dict[str, str]:
+    """runsc's version and the flags dockerd runs it with: its platform is how the sentry
+    traps system calls (ptrace, kvm, systrap), which sets what a system call costs."""
+    from bench.core import dockerd
+    from bench.host import runsc
+    from bench.platforms.gvisor import accel_of
+
+    client = dockerd.connect(timeout=10)
+    try:
+        entry = runsc.dockerd_runtimes(client).get(runsc.RUNTIME)
+    finally:
+        client.close()
+    flags = runsc.runtime_flags(entry)
+    return {
+        "runsc": tool_version([runsc.binary() or runsc.RUNTIME, "--version"]),
+        "platform": flags["platform"],
+        "network": flags["network"],
+        "accel": accel_of(flags["platform"]),
+        "runtime_args": " ".join((entry or {}).get("runtimeArgs") or []),
+    }
+
+
 def libvirt_versions() -> dict[str, str]:
     from bench.host.doctor import libvirt_version
     from bench.platforms.libvirt import connect
@@ -164,8 +186,14 @@ def collect(images: ImageSet, limits: Limits, platforms: tuple[str, ...]) -> dic
             "sockperf": _safe(lambda: tool_version(["sockperf", "--version"])),
         },
     }
-    if "docker" in platforms:
+    if {"docker", "gvisor"} & set(platforms):
         found["docker"] = _safe(docker_versions)
+    if "gvisor" in platforms:
+        found["gvisor"] = _safe(gvisor_versions)
+    if "podman" in platforms:
+        from bench.platforms.podman import versions as podman_versions
+
+        found["podman"] = _safe(lambda: podman_versions(images))
     if "libvirt" in platforms:
         found["libvirt"] = _safe(libvirt_versions)
         found["accel"] = _safe(accel)

@@ -46,6 +46,9 @@ def test_kernel_limits_and_marker(started: tuple[Instance, RunContext]) -> None:
     if instance.platform == "libvirt":
         assert kernel == built_images().kernel_version
         assert instance.accel == "tcg"
+    elif instance.platform == "gvisor":  # the sentry answers uname with its own version
+        assert kernel not in (os.uname().release, built_images().kernel_version)
+        assert instance.accel.startswith("runsc-")
     else:
         assert kernel == os.uname().release
     info = instance.info
@@ -91,6 +94,26 @@ def test_the_host_reaches_the_instance(started: tuple[Instance, RunContext]) -> 
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_pause_freezes_and_resume_thaws(started: tuple[Instance, RunContext]) -> None:
+    """The runner pauses the idle platforms while one is measured: runsc and podman too."""
+    instance, _ = started
+    instance.pause()
+    instance.resume()
+    assert instance.exec(["true"], timeout=30).exit_code == 0
+
+
+def test_the_collectors_read_the_instance(started: tuple[Instance, RunContext]) -> None:
+    """A container's cgroup (gvisor's: the sandbox's) is found and read, not assumed."""
+    from bench.collectors.sources import sources_for
+
+    instance, _ = started
+    own = [source for source in sources_for(instance) if source.name != "host"]
+    if not own:
+        pytest.skip(f"{instance.platform} is sampled on the host alone")
+    memory = [source.read().get("mem_bytes") for source in own]
+    assert any(value and value > 0 for value in memory), memory
 
 
 def test_the_vm_balloon_reports_guest_memory(started: tuple[Instance, RunContext]) -> None:

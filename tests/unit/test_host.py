@@ -124,7 +124,13 @@ def test_usable_platforms_follow_failures() -> None:
         Check("accel", "warn", "tcg"),
         Check("libvirt", "ok", "fine"),
     ]
-    assert doctor.usable_platforms(checks) == {"native": True, "docker": False, "libvirt": True}
+    assert doctor.usable_platforms(checks) == {
+        "native": True,
+        "docker": False,
+        "podman": True,
+        "gvisor": True,
+        "libvirt": True,
+    }
     assert doctor.as_json(checks)["platforms"]["docker"] is False
 
 
@@ -133,7 +139,7 @@ def test_docker_check_names_problem_and_fix(monkeypatch: pytest.MonkeyPatch) -> 
     check = doctor.check_docker()
     assert check.status == "fail"
     assert check.fix == doctor.SETUP_FIX
-    assert check.platforms == ("docker",)
+    assert check.platforms == ("docker", "gvisor")  # gvisor is docker with runsc
     assert "\n" not in check.detail
 
 

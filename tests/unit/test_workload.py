@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,55 @@ def test_unknown_suite_and_workload_name_the_known_ones() -> None:
     with pytest.raises(WorkloadFileError) as workload:
         select("quick", picks=["nope"])
     assert "cpu-sysbench" in workload.value.one_line()
+
+
+UNSUPPORTED = GOOD.replace(
+    "[metrics]", '[unsupported]\ngvisor = "gVisor refuses O_DIRECT on this file"\n[metrics]'
+)
+
+
+def test_a_workload_declares_where_it_cannot_run_without_changing_its_hash(
+    tmp_path: Path,
+) -> None:
+    plain = load_workload(write(tmp_path, GOOD))
+    w = load_workload(write(tmp_path, UNSUPPORTED))
+    assert w.unsupported == {"gvisor": "gVisor refuses O_DIRECT on this file"}
+    assert not w.runs_on_platform("gvisor")
+    assert w.runs_on_platform("podman") and w.runs_on_platform("docker")
+    assert w.definition_hash() == plain.definition_hash()  # where it runs is not what it is
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('[unsupported]\nmars = "no"', "unsupported.mars.[key]"),
+        ('[unsupported]\ngvisor = " "', "give the reason"),
+    ],
+)
+def test_an_unsupported_table_names_known_platforms_with_reasons(
+    tmp_path: Path, table: str, expected: str
+) -> None:
+    with pytest.raises(WorkloadFileError, match=re.escape(expected)):
+        load_workload(write(tmp_path, GOOD.replace("[metrics]", f"{table}\n[metrics]")))
+
+
+def test_an_unsupported_platform_is_left_out_of_the_run_and_recorded_as_skipped(
+    tmp_path: Path,
+) -> None:
+    from bench.cli.run import _on_platforms, skip_events
+
+    w = load_workload(write(tmp_path, UNSUPPORTED))
+    kept = _on_platforms([w], ("native", "gvisor"))
+    assert [k.platforms for k in kept] == [("native",)]
+    (event,) = skip_events(kept, ("native", "gvisor"), at=1.0)
+    assert event.kind == "skipped"
+    assert event.data == {"workload": "w", "platform": "gvisor", "reason": w.unsupported["gvisor"]}
+    assert "w does not run on gvisor: gVisor refuses O_DIRECT" in event.message
+    assert skip_events(kept, ("native",), at=1.0) == []
+
+
+def test_the_syscall_workload_runs_everywhere_and_is_in_quick() -> None:
+    w = load_all()["syscall-small-io"]
+    assert w.platforms == ("native", "docker", "podman", "gvisor", "libvirt")
+    assert w.parser == "time-s" and set(w.metrics) == {"seconds"}
+    assert "syscall-small-io" in load_suite("quick").workloads

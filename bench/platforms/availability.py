@@ -1,0 +1,48 @@
+"""Whether a platform asked for by name can run on this host, before anything starts.
+
+native, docker and libvirt fail later with their daemons' own words; gvisor and podman are
+optional extras of the host setup, so asking for one that is not there is bad input."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+
+from bench.core.errors import BenchError
+from bench.core.platform_names import base_of
+
+SETUP_FIX = "run `vcbench host setup`"
+
+
+def gvisor_problem() -> str | None:
+    from bench.core import dockerd
+    from bench.host import runsc
+
+    if runsc.binary() is None:
+        return "runsc is not installed"
+    try:
+        client = dockerd.connect(timeout=10)
+    except BenchError:
+        return None  # dockerd down: the docker platform's own message says so, the same way
+    try:
+        if runsc.RUNTIME not in runsc.dockerd_runtimes(client):
+            return "dockerd has no runsc runtime (not registered in /etc/docker/daemon.json)"
+    finally:
+        client.close()
+    return None
+
+
+def podman_problem() -> str | None:
+    return None if shutil.which("podman") else "podman is not installed"
+
+
+PROBLEMS = {"gvisor": gvisor_problem, "podman": podman_problem}
+
+
+def require_available(platforms: Iterable[str]) -> None:
+    """BenchError (one line, exit 2) naming the first platform this host cannot run."""
+    for platform in platforms:
+        check = PROBLEMS.get(base_of(platform))
+        problem = check() if check else None
+        if problem:
+            raise BenchError(f"--platforms: {platform} is not available here: {problem}", SETUP_FIX)

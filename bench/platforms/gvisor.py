@@ -1,0 +1,83 @@
+"""The gVisor platform: the Docker platform with dockerd's `runsc` runtime, nothing else
+changed (same image, network, limits, attach stream and exec), so the difference between
+the two is the user-space kernel alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bench.core.errors import InstanceTimeout, PlatformError
+from bench.host import runsc
+from bench.platforms.docker import DockerInstance, DockerPlatform, dockerd_calls
+from bench.platforms.protocol import KILL_ALL_BUT_KEEPER, ExecResult
+
+REGISTER_HINT = "run `vcbench host setup` (it installs runsc and registers it with dockerd)"
+
+
+class GvisorInstance(DockerInstance):
+    platform = "gvisor"
+
+    def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
+        """A command that failed because the sandbox itself died (runsc-sandbox killed, the
+        sentry crashed) is a lost instance, not the command's exit code or a timeout. Its
+        exec stream does not end when the sandbox dies: that is noticed at the timeout."""
+        import docker
+
+        try:
+            result = super().exec(argv, timeout)
+        except (docker.errors.APIError, InstanceTimeout):
+            self._raise_if_gone(argv)  # dockerd forgets the exec of a dead sandbox (404)
+            raise
+        if result.exit_code != 0:
+            self._raise_if_gone(argv)
+        return result
+
+    def _raise_if_gone(self, argv: Sequence[str]) -> None:
+        state = self._api.inspect_container(self.container_id)["State"]
+        if not state.get("Running"):
+            raise PlatformError(
+                f"{self.name}: the gVisor sandbox went away (container {state.get('Status')},"
+                f" exit {state.get('ExitCode')}) during `{' '.join(argv)}`",
+                "see the runsc logs under /run/containerd/io.containerd.runtime.v2.task/moby/",
+            )
+
+    def _kill_exec(self, exec_id: str) -> None:
+        """The exec's host process is only `runsc exec`: its command lives in the sandbox's
+        own process table, out of the host's reach, so it is killed from inside as well."""
+        import docker
+
+        try:
+            super()._kill_exec(exec_id)
+            kill_id = self._api.exec_create(self.container_id, KILL_ALL_BUT_KEEPER)["Id"]
+            self._api.exec_start(kill_id)
+        except docker.errors.APIError:
+            pass  # the sandbox is gone: exec() tells it apart from a command that hung
+
+
+class GvisorPlatform(DockerPlatform):
+    name = "gvisor"
+    runtime = runsc.RUNTIME
+    instance_type = GvisorInstance
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._flags: dict[str, str] | None = None
+
+    def flags(self) -> dict[str, str]:
+        """runsc's --platform and --network as dockerd runs it (read once per run)."""
+        if self._flags is None:
+            with dockerd_calls():
+                entry = runsc.dockerd_runtimes(self.client()).get(runsc.RUNTIME)
+            if entry is None:
+                raise PlatformError("dockerd has no runsc runtime", REGISTER_HINT)
+            self._flags = runsc.runtime_flags(entry)
+        return self._flags
+
+    def accel(self) -> str:
+        return accel_of(self.flags()["platform"])
+
+
+def accel_of(runsc_platform: str) -> str:
+    """gVisor's own platform (how the sentry traps system calls), spelled for a figure."""
+    return f"runsc-{runsc_platform}"
