@@ -23,7 +23,8 @@ from bench.core.errors import BenchError
 from bench.data.results import TIMESERIES, RunData
 from bench.report.comparison import run_info
 from bench.report.history import Skipped, index_html, scan
-from bench.report.render import load_series, render_run, series_trials
+from bench.report.render import render_run
+from bench.report.time_series import load_series, series_trials
 
 # OUT holds this file once it is a site: publish replaces only a directory that is empty or
 # carries it, never one that holds anything else (`vcbench publish ~` must not wipe a home).

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from bench.data.results import Event, RunData, Sample, Trial
-from bench.report.render import Reading, render_run, series_trials
+from bench.report.render import render_run
+from bench.report.time_series import Reading, series_trials
 
 PLATFORMS = ("native", "docker", "libvirt")
 ROUNDS = 70

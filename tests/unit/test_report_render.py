@@ -17,16 +17,11 @@ from bench.cli import main as cli
 from bench.cli.report import report_command
 from bench.data.results import load_run
 from bench.report import charts
-from bench.report.render import (
-    CSP,
-    _fill,
-    _num,
-    _safe_rel,
-    load_series,
-    render_run,
-    series_trials,
-    write_report,
-)
+from bench.report.raw_links import safe_rel
+from bench.report.render import CSP, render_run, write_report
+from bench.report.summary_table import number_text
+from bench.report.time_series import load_series, series_trials
+from bench.report.workload_method import fill_placeholders
 
 RUNS = Path(__file__).parents[1] / "fixtures" / "runs"
 TCG_RUN = RUNS / "20261123-201342-6f5536"  # native, docker, libvirt under TCG
@@ -311,23 +306,23 @@ def test_report_needs_a_run_or_index(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_links_stay_inside_the_run_directory() -> None:
-    assert _safe_rel("raw/r0-x.stdout")
+    assert safe_rel("raw/r0-x.stdout")
     for bad in ("https://example.org/x", "//host/x", "/etc/passwd", "../x", "raw/../../x", ""):
-        assert not _safe_rel(bad), bad
+        assert not safe_rel(bad), bad
 
 
 def test_placeholders_filled_when_known() -> None:
-    assert _fill("a {file_size_mib} MiB file at {address}", {"file_size_mib": 64}) == (
+    assert fill_placeholders("a {file_size_mib} MiB file at {address}", {"file_size_mib": 64}) == (
         "a 64 MiB file at {address}"
     )
-    assert _fill("braces {} and {0} stay", {}) == "braces {} and {0} stay"
+    assert fill_placeholders("braces {} and {0} stay", {}) == "braces {} and {0} stay"
 
 
 def test_numbers_read_without_exponents() -> None:
-    assert _num(55_612.3) == "55,610"
-    assert _num(1716.4) == "1,716"
-    assert _num(0.000711) == "0.000711"
-    assert _num(float("nan")) == "-"
+    assert number_text(55_612.3) == "55,610"
+    assert number_text(1716.4) == "1,716"
+    assert number_text(0.000711) == "0.000711"
+    assert number_text(float("nan")) == "-"
 
 
 def test_counter_rate_skips_resets_and_thins() -> None:

@@ -1,0 +1,122 @@
+"""The run page's warnings: the TCG banner and the notices (run, event, reader and
+stability warnings, grouped by kind)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+import pandas as pd
+
+from bench.analysis import stats
+from bench.data.results import RunData
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning as the banner shows it: what, about what, and what to do."""
+
+    code: str
+    level: str  # "alert" (the figures are compromised) or "warn"
+    message: str
+    advice: str
+    subjects: tuple[tuple[str, str], ...] = ()  # (subject, its own message)
+
+
+def tcg_banner(run: RunData) -> dict[str, str]:
+    accel = run.meta.get("fingerprint", {}).get("accel", {})
+    reason = accel.get("reason", "") if isinstance(accel, dict) else ""
+    emulated = stats.run_warnings(failed_trials=0, total_trials=0, busy=[], accel="tcg")[0]
+    return {"message": emulated.message, "advice": emulated.advice, "reason": str(reason)}
+
+
+def _busy_reasons(run: RunData) -> list[str]:
+    found = []
+    for event in run.events:
+        if event.kind == "warning" and event.data.get("code") == "busy-host":
+            found.append(re.sub(r"^busy host:\s*", "", event.message))
+    return found
+
+
+def run_notices(run: RunData, frame: pd.DataFrame, accel: str) -> list[Notice]:
+    """Every warning of the run, grouped by kind; the TCG one has its own banner."""
+    failed = sum(t.status == "failed" for t in run.trials)
+    out: list[Notice] = []
+    for w in stats.run_warnings(
+        failed_trials=failed, total_trials=len(run.trials), busy=_busy_reasons(run), accel=accel
+    ):
+        if w.code != "emulated":
+            out.append(Notice(w.code, "alert", w.message, w.advice))
+    out.extend(_event_notices(run))
+    out.extend(
+        Notice("reader", "warn", message, "the rest of the run was read; rerun if it matters")
+        for message in run.warnings
+    )
+    if not frame.empty:
+        out.extend(_grouped(stats.stability_warnings(frame)))
+    return out
+
+
+def _event_notices(run: RunData) -> list[Notice]:
+    out = []
+    for event in run.events:
+        code = str(event.data.get("code", event.kind))
+        if event.kind == "dropped-platform":
+            out.append(Notice("dropped-platform", "alert", event.message, event.advice))
+        elif event.kind == "warning" and code != "busy-host":
+            out.append(Notice(code, "warn", event.message, event.advice))
+    kinds = [e.kind for e in run.events]
+    if "finished" not in kinds:
+        out.append(
+            Notice(
+                "unfinished",
+                "alert",
+                "the run has no 'finished' event: it was interrupted, or is still running;"
+                " the figures cover the trials recorded so far",
+                "finish it with `vcbench run --resume`, then render the report again",
+            )
+        )
+    elif "interrupted" in kinds:
+        out.append(
+            Notice(
+                "interrupted",
+                "warn",
+                "the run was interrupted and resumed: its trials span more than one sitting",
+                "compare the fingerprint's time-dependent facts (load, frequency) if figures"
+                " look odd",
+            )
+        )
+    return out
+
+
+def _grouped(warnings: Iterable[stats.StatWarning]) -> list[Notice]:
+    """One notice per kind of stability warning: a short run has dozens of "few repeats"."""
+    groups: dict[str, list[stats.StatWarning]] = {}
+    for w in warnings:
+        groups.setdefault(w.code, []).append(w)
+    out = []
+    for code, members in groups.items():
+        count = len(members)
+        message = members[0].message if count == 1 else _GROUP_MESSAGE.get(code, code)
+        if count > 1:
+            message = f"{message} ({count} figures)"
+        out.append(
+            Notice(
+                code,
+                "warn",
+                message,
+                members[0].advice,
+                tuple((w.subject, w.message) for w in members),
+            )
+        )
+    return out
+
+
+_GROUP_MESSAGE: Final = {
+    "few-repeats": "too few measured repeats to tell a difference from noise",
+    "high-cv": "the repeats disagree: coefficient of variation above the limit",
+    "outliers": "values far from the median",
+    "slow-first": "the first measured repeat is slower than the rest",
+}

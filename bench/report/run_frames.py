@@ -1,0 +1,79 @@
+"""The run's measured samples as frames, and what its plan names: the one job every table
+and chart of the run page starts from (which samples, which platforms in which order, which
+workloads, which acceleration)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from bench.analysis import gate, stats
+from bench.core.platform_names import VM, base_of, platform_key
+from bench.data.results import RunData, Sample
+
+BASELINE: Final = "native"
+
+
+_COLUMNS: Final = tuple(Sample.__dataclass_fields__)
+
+
+def workload_frame(run: RunData) -> pd.DataFrame:
+    """The measured workload samples. vars(), not dataclasses.asdict: 20x faster at 100k."""
+    rows = [vars(s) for s in run.samples if s.origin == "workload" and not s.warmup]
+    frame = pd.DataFrame(rows, columns=list(_COLUMNS))
+    kept: pd.DataFrame = frame.loc[~frame["metric"].isin(gate.EXCLUDED_METRICS)]
+    return kept.reset_index(drop=True)
+
+
+def finite_samples(frame: pd.DataFrame) -> pd.DataFrame:
+    """The samples a chart can draw: values that are numbers."""
+    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
+    kept: pd.DataFrame = frame.loc[np.isfinite(values)].reset_index(drop=True)
+    return kept
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def summarize_run(run: RunData, frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=list(stats.SUMMARY_COLUMNS))
+    return stats.summarize(frame, baseline=BASELINE, min_effects=gate.min_effects(run.meta))
+
+
+def plan_of(run: RunData) -> dict[str, Any]:
+    plan = run.meta.get("plan", {})
+    return plan if isinstance(plan, dict) else {}
+
+
+def plan_workloads(run: RunData) -> list[dict[str, Any]]:
+    return [w for w in plan_of(run).get("workloads", []) if isinstance(w, dict) and "name" in w]
+
+
+def run_platforms(run: RunData, frame: pd.DataFrame) -> list[str]:
+    """The plan's platforms and any the samples name besides: native first, then the one
+    platform order (docker, libvirt, libvirt-tuned, libvirt-emulated)."""
+    named = [str(p) for p in plan_of(run).get("platforms", [])]
+    seen = [*named, *frame["platform"].astype(str)]
+    return sorted(set(seen), key=lambda p: (p != BASELINE, platform_key(p)))
+
+
+def vm_accel(run: RunData, platforms: Sequence[str]) -> str:
+    """The VM's acceleration, or "none" when no VM ran: TCG matters only for VM figures."""
+    if not any(base_of(p) == VM for p in platforms):
+        return "none"
+    accel = run.meta.get("fingerprint", {}).get("accel", {})
+    found = accel.get("accel") if isinstance(accel, dict) else accel
+    if found:
+        return str(found)
+    libvirt = {t.accel for t in run.trials if base_of(t.platform) == VM}
+    return libvirt.pop() if len(libvirt) == 1 else "unknown"
+
+
+def workload_order(run: RunData, frame: pd.DataFrame) -> list[str]:
+    planned = [str(w["name"]) for w in plan_workloads(run)]
+    return list(dict.fromkeys([*planned, *frame["workload"].astype(str)]))
