@@ -27,9 +27,9 @@ outlier-ridden data (bench.analysis.calibration; its figures are in every report
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -45,9 +45,6 @@ MIN_EFFECT: Final = 0.03
 MIN_REPEATS: Final = 5
 CV_LIMIT: Final = 0.05
 CONFIDENCE: Final = 0.95
-# wall_s is the runner's own clock around a trial (start-up and teardown included): not a
-# figure of the workload, so no table, comparison or claim judges it.
-EXCLUDED_METRICS: Final = frozenset({"wall_s"})
 
 
 @dataclass(frozen=True)
@@ -165,19 +162,6 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 def _nan_last(p: float) -> float:
     return p if math.isfinite(p) else math.inf
-
-
-def min_effects(meta: Mapping[str, Any]) -> dict[tuple[str, str], float]:
-    """The per-metric minimum effects a run's plan set (a workload TOML's `min_effect`)."""
-    found: dict[tuple[str, str], float] = {}
-    plan = meta.get("plan") if isinstance(meta, Mapping) else None
-    workloads = plan.get("workloads") if isinstance(plan, Mapping) else None
-    for w in workloads if isinstance(workloads, list) else []:
-        metrics = w.get("metrics") if isinstance(w, Mapping) else None
-        for metric, spec in (metrics or {}).items():
-            if isinstance(spec, Mapping) and spec.get("min_effect"):
-                found[(str(w.get("name")), str(metric))] = float(spec["min_effect"])
-    return found
 
 
 # --- the gate -----------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ Choices, and why:
 
 from __future__ import annotations
 
-import itertools
 import math
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,7 +40,6 @@ __all__ = [
     "WARNING_CODES",
     "StatWarning",
     "WarningCode",
-    "change_points",
     "compare",
     "run_warnings",
     "stability_warnings",
@@ -677,65 +675,3 @@ def run_warnings(
             )
         )
     return warnings
-
-
-# --- change points -----------------------------------------------------------------------
-
-
-def change_points(
-    values: Sequence[float], *, min_effect: float = gate.MIN_EFFECT, min_size: int = 2
-) -> list[int]:
-    """Indices where a history series steps (the index of the first value after the step).
-
-    The asv step_detect idea, solved by ruptures: binary segmentation under an L1 cost (sum of
-    absolute deviations from each segment's median: robust to single bad runs), stopped by a
-    BIC-like penalty scaled by a noise estimate taken from successive differences (which a
-    step hardly disturbs). Then steps whose median change is below `min_effect` are dropped,
-    smallest first, re-measuring the merged segments each time. Segments are at least
-    `min_size` long, so one odd run is not a step.
-    """
-    import ruptures  # here, not at the top: only the history index needs it (0.1 s to load)
-
-    y = np.asarray(values, dtype=np.float64)
-    if y.ndim != 1:
-        raise ValueError("values must be one-dimensional")
-    if not np.isfinite(y).all():
-        raise ValueError("values must be finite")
-    if y.size < 2 * min_size:
-        return []
-    search = ruptures.Binseg(model="l1", min_size=min_size, jump=1).fit(y)
-    found = search.predict(pen=_penalty(y))[:-1]  # the last "breakpoint" is the series' end
-    return _prune(y, sorted(found), min_effect)
-
-
-def _penalty(y: FloatArray) -> float:
-    """What a step must save: BIC for a Laplace likelihood counts the L1 cost in units of the
-    noise scale and charges ln(n) per parameter, two per step (place, level); the extra factor
-    1.5 was tuned on synthetic series: about 1% false steps in 20 points of pure noise, while
-    a 3-sigma step in the middle is still found more than 90% of the time."""
-    diffs = np.diff(y)
-    # MAD of successive differences / sqrt(2): sigma of the noise, blind to a few steps.
-    sigma = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / math.sqrt(2)
-    scale = sigma * math.sqrt(2 / math.pi)  # mean absolute deviation of normal noise
-    # A noiseless series still needs a penalty above rounding error.
-    floor = 1e-9 * float(np.abs(y).max(initial=0.0)) * y.size
-    return max(1.5 * 2.0 * scale * math.log(y.size), floor)
-
-
-def _prune(y: FloatArray, found: list[int], min_effect: float) -> list[int]:
-    points = list(found)
-    while points:
-        bounds = [0, *points, y.size]
-        medians = [float(np.median(y[s:e])) for s, e in itertools.pairwise(bounds)]
-        effects = [_relative(before, after) for before, after in itertools.pairwise(medians)]
-        weakest = int(np.argmin(effects))
-        if effects[weakest] >= min_effect:
-            break
-        del points[weakest]
-    return points
-
-
-def _relative(before: float, after: float) -> float:
-    if before == 0:
-        return 0.0 if after == 0 else math.inf
-    return abs(after - before) / abs(before)

@@ -45,3 +45,9 @@ def tail(text: str, lines: int = 1) -> str:
     """The last non-empty lines of some output, for one-line error messages."""
     kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " | ".join(kept[-lines:]) if kept else "no output"
+
+
+def tool_version(argv: list[str]) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else "unknown"

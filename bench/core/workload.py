@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 import string
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -243,8 +245,6 @@ def read_toml(path: Path) -> dict[str, Any]:
 def _read_small_file(path: Path) -> bytes:
     """A regular file's bytes, refused past MAX_FILE_BYTES. A device, FIFO or /proc file is
     refused before it is read: /dev/zero never ends and a FIFO blocks until someone writes."""
-    import os
-    import stat
 
     # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -275,7 +275,6 @@ def load_workload(path: Path) -> Workload:
 
 def workloads_dir() -> Path:
     """The shipped workloads: beside the package in a checkout, or the VCBENCH_WORKLOADS dir."""
-    import os
 
     env = os.environ.get("VCBENCH_WORKLOADS")
     return Path(env) if env else paths.checkout() / "workloads"

@@ -10,12 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.collectors.cgroup_source import _cpu_s
+from bench.collectors.qemu import qemu_pid
 from bench.core.errors import BenchError
 from bench.data.results import ExperimentRecord
 from bench.experiments.context import ExperimentContext
+from bench.host import page_cache
+from bench.host.cgroupfs import locate
 from bench.host.procfs import PROC, parse_stat
+from bench.platforms.docker import DockerInstance, DockerPlatform
+from bench.platforms.libvirt import LibvirtInstance
 from bench.platforms.protocol import Instance, Limits, Platform
-from bench.run import trials
 
 MEMINFO = Path("/proc/meminfo")
 
@@ -82,11 +87,7 @@ def parse_mem_available(text: str) -> int:
 def drop_caches() -> bool:
     """Drop the page cache, dentries and inodes (as gVisor's density benchmark does), so
     MemAvailable moves with what instances hold, not with what was cached. False if not root."""
-    try:
-        trials.drop_caches()  # the cold-start trials' own: it syncs first, so dirty pages go too
-    except trials.TrialFailed:
-        return False
-    return True
+    return page_cache.drop_caches() is None
 
 
 class VcpuThreads:
@@ -118,9 +119,6 @@ def cpu_seconds(platform: Platform, instance: Instance) -> Callable[[], float | 
     """A reader of the CPU time the instance's workload has received so far, from the host:
     the container's cpuacct cgroup, or the VM's vCPU threads (the guest's own work). None:
     no reading this time (skipped)."""
-    from bench.collectors.qemu import qemu_pid
-    from bench.platforms.docker import DockerInstance, DockerPlatform
-    from bench.platforms.libvirt import LibvirtInstance
 
     if isinstance(instance, LibvirtInstance):
         return VcpuThreads(qemu_pid(instance.name)).read
@@ -130,8 +128,6 @@ def cpu_seconds(platform: Platform, instance: Instance) -> Callable[[], float | 
 
 
 def _cgroup_cpu(platform: Any, instance: Any) -> Callable[[], float | None]:
-    from bench.collectors.cgroup_source import _cpu_s
-    from bench.host.cgroupfs import locate
 
     pid = platform.client().api.inspect_container(instance.container_id)["State"]["Pid"]
     where = locate(int(pid)).cpu

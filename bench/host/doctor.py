@@ -10,9 +10,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.core import paths
+from bench.core import dockerd, paths, podman_cli
 from bench.core.errors import BenchError, first_line
-from bench.host import accel, daemons, kvm
+from bench.core.proc import tool_version
+from bench.host import accel, daemons, kvm, runsc
+from bench.host.availability import gvisor_problem, podman_problem
 from bench.host.packages import PACKAGE_PLATFORMS, missing_packages
 
 Status = Literal["ok", "warn", "fail"]
@@ -29,6 +31,7 @@ PYTHON_DEPS = (
     "pydantic",
     "rich",
 )
+
 MIN_FREE_GIB = 5.0
 
 
@@ -70,14 +73,12 @@ def check_packages() -> Check:
 
 def check_runsc() -> Check:
     """gvisor needs runsc installed and dockerd running it as a runtime."""
-    from bench.host import runsc
-    from bench.platforms.availability import gvisor_problem
 
     problem = gvisor_problem()
     if problem:
         fix = f"{SETUP_FIX} (installs runsc, registers it in {runsc.DAEMON_JSON}, reloads dockerd)"
         return Check("runsc", "fail", problem, fix, ("gvisor",))
-    version = tool_version_line([runsc.binary() or runsc.RUNTIME, "--version"])
+    version = tool_version([runsc.binary() or runsc.RUNTIME, "--version"])
     flags = runsc.runtime_flags(runsc.registered())
     return Check(
         "runsc",
@@ -88,15 +89,12 @@ def check_runsc() -> Check:
 
 
 def check_podman() -> Check:
-    from bench.platforms.availability import podman_problem
 
     problem = podman_problem()
     if problem:
         return Check("podman", "fail", problem, f"{SETUP_FIX} (installs podman)", ("podman",))
-    from bench.platforms import podman
-
     try:
-        info = podman.host_info()
+        info = podman_cli.host_info()
     except BenchError as exc:
         return Check("podman", "fail", exc.message, exc.hint or SETUP_FIX, ("podman",))
     return Check(
@@ -105,12 +103,6 @@ def check_podman() -> Check:
         f"podman {info.version}, runtime {info.runtime}, cgroup manager {info.cgroup_manager},"
         f" cgroup {info.cgroup_version}",
     )
-
-
-def tool_version_line(argv: list[str]) -> str:
-    from bench.run.fingerprint import tool_version
-
-    return tool_version(argv)
 
 
 def check_root() -> Check:
@@ -126,7 +118,6 @@ def check_root() -> Check:
 
 
 def check_docker() -> Check:
-    from bench.core import dockerd
 
     try:
         client = dockerd.connect(timeout=10)

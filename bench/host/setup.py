@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bench.core import dockerd as dockerd_api
 from bench.core.errors import HostError
 from bench.core.proc import run, tail
 from bench.host import daemons, kvm, runsc
@@ -84,7 +85,6 @@ def _register_runsc() -> list[str]:
     dockerd = daemons.by_name("dockerd")
     if not daemons.answers(dockerd):
         return [line, "dockerd is not running: it reads the runsc runtime when it starts"]
-    from bench.core import dockerd as dockerd_api
 
     client = dockerd_api.connect(timeout=30, error=HostError)
     try:

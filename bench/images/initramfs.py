@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from bench.core.errors import ImageError
+from bench.images import debs
 from bench.images.guest_kernel import GuestKernel, module_files
 
 _MAGIC = b"070701"
@@ -129,7 +130,6 @@ def busybox_entries(busybox: Path) -> list[Entry]:
 
 def static_busybox(cache_root: Path) -> Path:
     """Debian's busybox-static binary, unpacked into the cache (not taken from the host)."""
-    from bench.images import debs
 
     path = debs.unpacked(cache_root, "busybox-static") / "bin" / "busybox"
     if not path.is_file():

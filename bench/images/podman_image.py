@@ -12,11 +12,17 @@ import subprocess
 from typing import Any
 
 from bench.core.errors import ImageError, first_line
+from bench.core.podman_cli import PODMAN
 from bench.core.proc import tail
 from bench.images.docker_image import LABEL
-from bench.platforms.podman import PODMAN, image_name
 
 LOAD_TIMEOUT_S = 600.0
+
+REPOSITORY = "localhost/vcbench/rootfs"
+
+
+def image_name(digest: str) -> str:
+    return f"{REPOSITORY}:{digest[:12]}"
 
 
 def present(digest: str) -> bool:

@@ -11,6 +11,7 @@ import psutil
 
 from bench.core import dockerd
 from bench.core.errors import DaemonLost, PlatformError, first_line
+from bench.host.cgroupfs import locate
 from bench.platforms import cgroup, lifecycle, network
 from bench.platforms.docker_stream import Demux, read_all
 from bench.platforms.labels import INSTANCE_LABEL, RUN_LABEL
@@ -102,7 +103,6 @@ class DockerInstance(Instance):
         return []
 
     def oom_kills(self) -> int | None:
-        from bench.host.cgroupfs import locate
 
         state = self._api.inspect_container(self.container_id)["State"]
         try:

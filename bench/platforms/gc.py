@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import BenchError
+from bench.core.podman_cli import PODMAN
 from bench.core.proc import run
 from bench.platforms import cgroup, labels, network, podman, procs
 
@@ -51,7 +52,7 @@ def find(docker_client: Any = None, conn: Any = None, *, include_alive: bool = F
         found += _containers(docker_client) + _docker_networks(docker_client)
     if conn is not None:
         found += _domains(conn) + _libvirt_networks(conn)
-    if shutil.which(podman.PODMAN):  # daemonless: asked only where it is installed
+    if shutil.which(PODMAN):  # daemonless: asked only where it is installed
         try:
             found += _podman_containers() + _podman_networks()
         except BenchError:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from bench.core.errors import BenchError, DaemonLost, InstanceTimeout, PlatformError
 from bench.core.platform_names import DEFAULT_PROFILE
 from bench.core.proc import run
+from bench.host.accel import detect
 from bench.images.artifacts import ImageSet
 from bench.platforms import lifecycle, network, resize, run_network
 from bench.platforms.domain_xml import DomainSpec, render
@@ -113,7 +114,6 @@ def resolve_accel(choice: str) -> str:
     """'kvm' or 'tcg': auto asks the doctor's boot probe; forced kvm must have been proven."""
     if choice == "tcg":
         return "tcg"
-    from bench.host.accel import detect
 
     found = detect()
     if choice == "kvm" and found.accel != "kvm":

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from bench.core.errors import PlatformError
+from bench.host.procfs import PROC, read_stat
 from bench.platforms import cgroup, lifecycle, procs
 from bench.platforms.output import MarkerLog, pump_until_ready
 from bench.platforms.protocol import (
@@ -105,7 +106,6 @@ def _kill_group(child: subprocess.Popen[bytes], deadline_s: float = 10.0) -> Non
 
 def _group_alive(pgid: int) -> bool:
     # here, not at the top: bench.collectors imports the platforms (docker.py does the same)
-    from bench.host.procfs import PROC, read_stat
 
     for proc in PROC.iterdir():
         if not proc.name.isdigit():

@@ -15,12 +15,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from bench.core.errors import BenchError, PlatformError
-from bench.core.proc import run, tail
+from bench.core.podman_cli import PODMAN, HostInfo, host_info, podman
+from bench.core.proc import run
+from bench.host.cgroupfs import locate
 from bench.images.artifacts import ImageSet
+from bench.images.podman_image import image_name
 from bench.platforms import cgroup, lifecycle
 from bench.platforms.labels import INSTANCE_LABEL, RUN_LABEL, resource_name
 from bench.platforms.output import MarkerLog
@@ -37,56 +39,11 @@ from bench.platforms.protocol import (
     exec_timed_out,
 )
 
-PODMAN = "podman"
-CLI_TIMEOUT_S = 60.0
 POLL_S = 0.005  # the marker is read from conmon's log file: this is the clock's resolution
-REPOSITORY = "localhost/vcbench/rootfs"
 # podman 4.3 lowers its own RLIMIT_NPROC (so conmon's and runc's) to 32768; without
 # CAP_SYS_RESOURCE runc cannot give the container more, and podman's default (4194304)
 # fails to start at all. The container gets the harness's own limits, capped there.
 PODMAN_NPROC_CEILING = 32768
-# crun refuses hybrid cgroup hosts (v1 controllers + a unified mount): runc works on both.
-HYBRID_RUNTIME = "runc"
-UNIFIED = Path("/sys/fs/cgroup/unified")
-
-
-def image_name(digest: str) -> str:
-    return f"{REPOSITORY}:{digest[:12]}"
-
-
-def podman(*args: str, timeout: float = CLI_TIMEOUT_S, check: bool = True) -> str:
-    """One podman CLI call's stdout; BenchError with its stderr's last line on failure."""
-    done = run([PODMAN, *args], timeout=timeout, check=False, hint="run `vcbench host setup`")
-    if check and done.returncode != 0:
-        raise PlatformError(f"podman {args[0]} failed: {tail(done.stderr or done.stdout)}")
-    return done.stdout
-
-
-@dataclass(frozen=True)
-class HostInfo:
-    version: str
-    runtime: str  # the OCI runtime podman is told to use here
-    default_runtime: str  # what podman would pick by itself
-    cgroup_manager: str
-    cgroup_version: str
-
-
-def choose_runtime(default: str) -> str:
-    """runc on a hybrid cgroup host (crun: "cgroups in hybrid mode not supported")."""
-    return HYBRID_RUNTIME if UNIFIED.is_dir() else default
-
-
-def host_info() -> HostInfo:
-    info = json.loads(podman("info", "--format", "json"))
-    host = info.get("host", {})
-    default = str(host.get("ociRuntime", {}).get("name", "runc"))
-    return HostInfo(
-        version=str(info.get("version", {}).get("Version", "unknown")),
-        runtime=choose_runtime(default),
-        default_runtime=default,
-        cgroup_manager=str(host.get("cgroupManager", "unknown")),
-        cgroup_version=str(host.get("cgroupVersion", "unknown")),
-    )
 
 
 def ulimits() -> list[str]:
@@ -134,7 +91,6 @@ class PodmanInstance(Instance):
         podman("unpause", self.name)
 
     def oom_kills(self) -> int | None:
-        from bench.host.cgroupfs import locate
 
         try:
             memory = locate(self.pid()).memory

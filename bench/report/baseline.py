@@ -15,13 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.data.results import RUN_FILE, ResultsError, load_run, read_meta, stops_and_starts
-from bench.report.comparison import (
-    ComparisonResult,
-    check_comparable,
-    compare_runs,
-    meta_value,
-    num,
-)
+from bench.data.run_meta import check_comparable, meta_value
+from bench.report.comparison import ComparisonResult, compare_runs, num
 
 # A one-screen summary: the moved figures beyond this many are counted, not listed.
 MAX_LISTED: Final = 8

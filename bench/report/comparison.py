@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,19 +20,16 @@ import pandas as pd
 
 from bench.analysis import gate, stats
 from bench.core.errors import BenchError
-from bench.data.results import RunData, samples_frame
+from bench.data.results import RunData
+from bench.data.run_meta import (
+    RunInfo,
+    check_comparable,
+    measured_frame,
+    min_effects,
+    run_info,
+)
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
-
-# The facts that change what a figure means: (label, path into run.json). Two runs that differ
-# in any of them measure different things, so a "regression" between them would be a lie.
-COMPARED_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    ("accel", ("fingerprint", "accel", "accel")),
-    ("cpu model", ("fingerprint", "cpu", "model")),
-    ("host kernel", ("fingerprint", "host_kernel")),
-    ("rootfs digest", ("fingerprint", "rootfs_digest")),
-)
-NO_VM: Final = "none"  # fingerprint accel of a run without the libvirt platform
 
 # asv's convention: "+" worse (slower), "-" better, "~" a change as large as the minimum effect
 # that the test cannot call, blank not significant, "x" not comparable.
@@ -67,21 +63,6 @@ class NotComparableError(BenchError):
             "use --force to compare anyway",
         )
         self.differences = tuple(differences)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What names a run to a reader: id, date, host, accel, suite."""
-
-    run_id: str
-    created: float  # unix seconds; 0 when run.json lacks it
-    host: str
-    accel: str
-    suite: str
-
-    @property
-    def date(self) -> str:
-        return format_date(self.created)
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: DataFrames do not compare to a bool
@@ -119,114 +100,7 @@ class ComparisonResult:
         )
 
 
-# --- run.json access ---------------------------------------------------------------------
-
-
-def meta_value(meta: Mapping[str, Any], path: Sequence[str]) -> Any:
-    """run.json[path[0]][path[1]]...; None where any step is missing or not a mapping."""
-    node: Any = meta
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
-
-
-def run_info(run: RunData) -> RunInfo:
-    created = run.meta.get("created")
-    return RunInfo(
-        run_id=run.run_id,
-        created=float(created) if isinstance(created, int | float) else 0.0,
-        host=str(meta_value(run.meta, ("fingerprint", "hostname")) or "unknown"),
-        accel=str(meta_value(run.meta, ("fingerprint", "accel", "accel")) or "unknown"),
-        suite=str(meta_value(run.meta, ("plan", "suite")) or "-"),
-    )
-
-
-def format_date(created: float) -> str:
-    """UTC, so that two hosts in two time zones sort and read the same way."""
-    if created <= 0:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(created))
-
-
-def _workload_hashes(meta: Mapping[str, Any]) -> dict[str, str]:
-    workloads = meta_value(meta, ("plan", "workloads")) or []
-    return {
-        str(w.get("name")): str(w.get("hash"))
-        for w in (workloads if isinstance(workloads, list) else [])
-        if isinstance(w, Mapping)
-    }
-
-
-def _shown(value: Any) -> str:
-    if value is None or value == "":
-        return "-"
-    text = str(value)
-    # Digests and hashes: 12 hex digits tell them apart and keep the line readable.
-    return text[:12] if len(text) > 16 and all(c in "0123456789abcdef" for c in text) else text
-
-
-# --- comparability -----------------------------------------------------------------------
-
-
-def check_comparable(meta_a: Mapping[str, Any], meta_b: Mapping[str, Any]) -> list[str]:
-    """Every field in which the runs differ, as "<field> <a> != <b>"; empty when comparable.
-
-    Fields: accel, CPU model, host kernel, rootfs digest, each resource limit, and the
-    definition hash of every workload the two runs share (a workload only one run has is
-    simply not compared).
-    """
-    found: list[str] = []
-    for label, path in COMPARED_FIELDS:
-        va, vb = meta_value(meta_a, path), meta_value(meta_b, path)
-        # accel "none": that run measured no VM, so there is no VM figure to misread; the
-        # per-figure accel check in stats.compare still guards every sample.
-        if label == "accel" and NO_VM in (va, vb):
-            continue
-        if va != vb:
-            found.append(f"{label} {_shown(va)} != {_shown(vb)}")
-    found.extend(_limit_differences(meta_a, meta_b))
-    hashes_a, hashes_b = _workload_hashes(meta_a), _workload_hashes(meta_b)
-    for name, hash_a in hashes_a.items():
-        hash_b = hashes_b.get(name)
-        if hash_b is not None and hash_a != hash_b:
-            found.append(f"workload {name} hash {_shown(hash_a)} != {_shown(hash_b)}")
-    return found
-
-
-def _limits(meta: Mapping[str, Any]) -> Mapping[str, Any]:
-    found = meta_value(meta, ("fingerprint", "limits"))
-    if not isinstance(found, Mapping):  # older fingerprints: the plan holds them too
-        found = meta_value(meta, ("plan", "limits"))
-    return found if isinstance(found, Mapping) else {}
-
-
-def _limit_differences(meta_a: Mapping[str, Any], meta_b: Mapping[str, Any]) -> list[str]:
-    la, lb = _limits(meta_a), _limits(meta_b)
-    keys = list(dict.fromkeys([*la, *lb]))
-    return [
-        f"limits {k} {_shown(la.get(k))} != {_shown(lb.get(k))}"
-        for k in keys
-        if la.get(k) != lb.get(k)
-    ]
-
-
 # --- comparison --------------------------------------------------------------------------
-
-
-def measured_frame(run: RunData) -> pd.DataFrame:
-    """The samples a comparison may use: workload metrics of ok, measured (not warm-up) trials."""
-    frame: pd.DataFrame = samples_frame(run)
-    if frame.empty:
-        return frame
-    keep = (
-        (frame["origin"] == "workload")
-        & ~frame["warmup"].astype(bool)
-        & (frame["status"] == "ok")
-        & ~frame["metric"].isin(list(gate.EXCLUDED_METRICS))
-    )
-    return frame.loc[keep].reset_index(drop=True)
 
 
 def symbol(mark: str, change_pct: float, min_effect: float) -> str:
@@ -245,8 +119,8 @@ def compare_runs(
     if differences and not force:
         raise NotComparableError(differences)
     # The larger of the two plans' minimum effects: a step must matter to both to be called.
-    effects = gate.min_effects(a.meta)
-    for key, value in gate.min_effects(b.meta).items():
+    effects = min_effects(a.meta)
+    for key, value in min_effects(b.meta).items():
         effects[key] = max(value, effects.get(key, value))
     frame = stats.compare(
         measured_frame(a), measured_frame(b), alpha=alpha, min_effects=effects, seed=seed

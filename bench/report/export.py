@@ -132,7 +132,7 @@ def warning_lines(run: RunData) -> list[str]:
     """Everything a reader of the figures should know: the statistics' warnings about the
     samples and the run, what the reader had to skip, and the run's own warning events."""
     from bench.analysis import stats
-    from bench.report.comparison import measured_frame, run_info
+    from bench.data.run_meta import measured_frame, run_info
 
     failed = sum(t.status == "failed" for t in run.trials)
     busy = [
@@ -158,7 +158,7 @@ def warning_lines(run: RunData) -> list[str]:
 
 def to_markdown(run: RunData) -> str:
     """A summary fit for $GITHUB_STEP_SUMMARY or a PR comment."""
-    from bench.report.comparison import run_info
+    from bench.data.run_meta import run_info
 
     info = run_info(run)
     ok = sum(t.status == "ok" for t in run.trials)

@@ -1,12 +1,6 @@
-"""The cross-run index: every run under the results directory, its headline figures, and their
-trend across runs, with a step flagged only where the statistics can stand behind it.
-
-A trend series never mixes hosts, accelerations or workload definitions: a step between two
-hosts (or between TCG and KVM, or after a workload's command changed) is not a regression, it
-is a different measurement. A step is flagged only when `stats.change_points` finds one (which
-already demands the minimum effect) AND the pooled samples before and after it differ by
-Mann-Whitney at p < 0.01 (stats.compare): a step in three medians alone can be noise.
-"""
+"""The cross-run index page: every run under the results directory, its headline figures and
+their trend across runs, with the steps bench.analysis.steps stands behind. The data are
+bench.data.run_history's; this module draws and lays them out."""
 
 from __future__ import annotations
 
@@ -14,74 +8,30 @@ import html
 import io
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 import pandas as pd
 
-from bench.analysis import gate, stats
+from bench.analysis import gate
+from bench.analysis.steps import find_steps
 from bench.core.paths import atomic_path
 from bench.core.platform_names import sort_platforms
-from bench.data.results import RUN_FILE, ResultsError, RunData, load_run
-from bench.report.comparison import (
-    RunInfo,
-    measured_frame,
-    meta_value,
-    num,
-    render_template,
-    run_info,
+from bench.data.results import RunData
+from bench.data.run_history import (
+    HEADLINES,
+    Headline,
+    Skipped,
+    headline_samples,
+    history_frame,
+    run_order,
+    scan,
 )
+from bench.data.run_meta import RunInfo, meta_value, run_info
+from bench.report.comparison import num, render_template
 
-
-@dataclass(frozen=True)
-class Headline:
-    """A figure that sums up a run: shown per run in the index and charted across runs."""
-
-    workload: str
-    metric: str
-    title: str
-
-
-# Data, not code: add a line here to chart another figure. A run shows whichever it has.
-HEADLINES: Final = (
-    Headline("cpu-sysbench", "events_per_s", "CPU throughput (sysbench)"),
-    Headline("net-sockperf", "latency_p50_us", "TCP latency p50 (sockperf)"),
-    Headline("startup-warm", "startup_s", "warm start-up"),
-)
-# What names one figure of one run: shared by the history table and the pooled samples.
-_IDENTITY: Final = (
-    "run_id",
-    "created",
-    "host",
-    "accel",
-    "workload",
-    "metric",
-    "platform",
-    "unit",
-    "higher_is_better",
-    "workload_hash",
-)
-HISTORY_COLUMNS: Final = (*_IDENTITY, "median", "n")
-STEP_COLUMNS: Final = (
-    "host",
-    "workload",
-    "metric",
-    "platform",
-    "accel",
-    "workload_hash",
-    "before_run_id",
-    "run_id",  # the first run after the step
-    "median_before",
-    "median_after",
-    "change_pct",  # positive = worse, whichever way the metric points
-    "p_value",
-    "mark",  # "worse" or "better"
-)
-SERIES_KEY: Final = ("host", "workload", "metric", "platform", "accel", "workload_hash")
-_SAMPLE_COLUMNS: Final = (*_IDENTITY, "min_effect", "warmup", "value")
 # Where a run's page lives, relative to the index: (host, run id) -> directory. Locally the
 # run id alone; a site merged from several hosts (bench.report.site) puts the host first.
 Locate = Callable[[str, str], str]
@@ -100,109 +50,6 @@ LINESTYLES: Final = ("-", "--", ":", "-.")
 # The y axis spans at least 10% of the median: autoscaled, 0.3% of noise fills the whole
 # height and reads as a trend.
 MIN_Y_SPAN: Final = 0.10
-
-
-@dataclass(frozen=True)
-class Skipped:
-    name: str
-    reason: str
-
-
-# --- data --------------------------------------------------------------------------------
-
-
-def _order(run: RunData) -> tuple[float, str]:
-    return (run_info(run).created, run.run_id)
-
-
-def headline_samples(runs: Sequence[RunData]) -> pd.DataFrame:
-    """The measured samples of the headline figures, one row per value, tagged with their run."""
-    wanted = {(h.workload, h.metric) for h in HEADLINES}
-    parts = []
-    for run in sorted(runs, key=_order):
-        frame = measured_frame(run)
-        if frame.empty:
-            continue
-        keys = list(zip(frame["workload"], frame["metric"], strict=True))
-        frame = frame.loc[[k in wanted for k in keys]].copy()
-        if frame.empty:
-            continue
-        info = run_info(run)
-        effects = gate.min_effects(run.meta)
-        frame["run_id"] = info.run_id
-        frame["created"] = info.created
-        frame["host"] = info.host
-        # The run's accel, not the sample's: native samples say "host" even in a KVM run, yet
-        # their series still must not continue across a change of the VM acceleration.
-        frame["accel"] = info.accel
-        frame["min_effect"] = [
-            effects.get((str(w), str(m)), gate.MIN_EFFECT)
-            for w, m in zip(frame["workload"], frame["metric"], strict=True)
-        ]
-        parts.append(frame[list(_SAMPLE_COLUMNS)])
-    if not parts:
-        return pd.DataFrame(columns=list(_SAMPLE_COLUMNS))
-    return pd.concat(parts, ignore_index=True)
-
-
-def history_frame(runs: Sequence[RunData]) -> pd.DataFrame:
-    """One row per run x headline metric x platform: the run's median and sample count,
-    ordered by run date, then as HEADLINES lists the metrics."""
-    samples = headline_samples(runs)
-    if samples.empty:
-        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
-    keys = [c for c in HISTORY_COLUMNS if c not in ("median", "n")]
-    grouped = samples.groupby(keys, sort=False)["value"]
-    frame = grouped.agg(median="median", n="count").reset_index()
-    rank = {(h.workload, h.metric): i for i, h in enumerate(HEADLINES)}
-    frame["_rank"] = [rank[(w, m)] for w, m in zip(frame["workload"], frame["metric"], strict=True)]
-    frame = frame.sort_values(["created", "run_id", "_rank"], kind="stable")
-    return frame[list(HISTORY_COLUMNS)].reset_index(drop=True)
-
-
-def _series(samples: pd.DataFrame) -> Iterable[tuple[tuple[Any, ...], pd.DataFrame]]:
-    if samples.empty:
-        return []
-    return samples.groupby(list(SERIES_KEY), sort=False)
-
-
-def find_steps(samples: pd.DataFrame, *, alpha: float = gate.ALPHA) -> pd.DataFrame:
-    """The steps in each series (one host, accel, workload definition, metric and platform)
-    that change_points finds in the per-run medians and Mann-Whitney confirms on the pooled
-    samples of the segments either side. Columns: STEP_COLUMNS."""
-    rows: list[dict[str, Any]] = []
-    for key, frame in _series(samples):
-        runs = frame.groupby(["created", "run_id"], sort=True)["value"].median().reset_index()
-        if len(runs) < 4:  # change_points needs two runs either side of a step
-            continue
-        effect = float(frame["min_effect"].max())
-        points = stats.change_points(runs["value"].tolist(), min_effect=effect)
-        bounds = [0, *points, len(runs)]
-        for start, at, end in zip(bounds, bounds[1:], bounds[2:], strict=False):
-            before_ids = set(runs["run_id"].iloc[start:at])
-            after_ids = set(runs["run_id"].iloc[at:end])
-            test = stats.compare(
-                frame.loc[frame["run_id"].isin(before_ids)],
-                frame.loc[frame["run_id"].isin(after_ids)],
-                alpha=alpha,
-                min_effect=effect,
-            )
-            if test.empty or test["mark"].iloc[0] not in ("worse", "better"):
-                continue
-            row = test.iloc[0]
-            rows.append(
-                {
-                    **dict(zip(SERIES_KEY, key, strict=True)),
-                    "before_run_id": str(runs["run_id"].iloc[at - 1]),
-                    "run_id": str(runs["run_id"].iloc[at]),
-                    "median_before": float(row["median_a"]),
-                    "median_after": float(row["median_b"]),
-                    "change_pct": float(row["change_pct"]),
-                    "p_value": float(row["p_value"]),
-                    "mark": str(row["mark"]),
-                }
-            )
-    return pd.DataFrame(rows, columns=list(STEP_COLUMNS))
 
 
 # --- charts ------------------------------------------------------------------------------
@@ -335,25 +182,6 @@ def trend_svg(
 # --- page --------------------------------------------------------------------------------
 
 
-def scan(results_root: Path) -> tuple[list[RunData], list[Skipped]]:
-    """Every run under results_root; a directory whose run.json cannot be read (corrupt, or a
-    schema this version does not know) is skipped with the reason, never fatal."""
-    runs: list[RunData] = []
-    skipped: list[Skipped] = []
-    if not results_root.is_dir():
-        return runs, skipped
-    for directory in sorted(results_root.iterdir()):
-        if directory.name.startswith(".") or not (directory / RUN_FILE).is_file():
-            continue  # not a run: a scratch or hidden directory
-        try:
-            runs.append(load_run(directory))
-        except ResultsError as exc:
-            skipped.append(Skipped(directory.name, exc.one_line()))
-        except OSError as exc:
-            skipped.append(Skipped(directory.name, f"unreadable: {exc.strerror or exc}"))
-    return runs, skipped
-
-
 def _headline_cells(history: pd.DataFrame, run_id: str) -> dict[tuple[str, str], str]:
     """Per headline, "native 1697 · docker 1716" for one run."""
     mine = history.loc[history["run_id"] == run_id]
@@ -417,7 +245,7 @@ def _host_section(
     index: int,
     locate: Locate | None,
 ) -> dict[str, Any]:
-    ordered = sorted(runs, key=_order)
+    ordered = sorted(runs, key=run_order)
     infos = [run_info(r) for r in ordered]
     mine = history.loc[history["host"] == host]
     my_steps = steps.loc[steps["host"] == host]
@@ -462,7 +290,7 @@ def index_html(
     history = history_frame(runs)
     steps = find_steps(samples)
     by_host: dict[str, list[RunData]] = {}
-    for run in sorted(runs, key=_order):
+    for run in sorted(runs, key=run_order):
         by_host.setdefault(run_info(run).host, []).append(run)
     hosts = [
         _host_section(host, group, history, steps, reports_root, i, locate)
@@ -488,18 +316,4 @@ def write_index(results_root: Path, reports_root: Path) -> Path:
     return target
 
 
-__all__ = [
-    "HEADLINES",
-    "HISTORY_COLUMNS",
-    "STEP_COLUMNS",
-    "Headline",
-    "Locate",
-    "Skipped",
-    "find_steps",
-    "headline_samples",
-    "history_frame",
-    "index_html",
-    "scan",
-    "trend_svg",
-    "write_index",
-]
+__all__ = ["Locate", "index_html", "trend_svg", "write_index"]

@@ -10,9 +10,10 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from bench.analysis import gate, stats
+from bench.analysis import stats
 from bench.core.platform_names import VM, base_of, platform_key
 from bench.data.results import RunData, Sample
+from bench.data.run_meta import EXCLUDED_METRICS, min_effects
 
 BASELINE: Final = "native"
 
@@ -24,7 +25,7 @@ def workload_frame(run: RunData) -> pd.DataFrame:
     """The measured workload samples. vars(), not dataclasses.asdict: 20x faster at 100k."""
     rows = [vars(s) for s in run.samples if s.origin == "workload" and not s.warmup]
     frame = pd.DataFrame(rows, columns=list(_COLUMNS))
-    kept: pd.DataFrame = frame.loc[~frame["metric"].isin(gate.EXCLUDED_METRICS)]
+    kept: pd.DataFrame = frame.loc[~frame["metric"].isin(EXCLUDED_METRICS)]
     return kept.reset_index(drop=True)
 
 
@@ -42,7 +43,7 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def summarize_run(run: RunData, frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=list(stats.SUMMARY_COLUMNS))
-    return stats.summarize(frame, baseline=BASELINE, min_effects=gate.min_effects(run.meta))
+    return stats.summarize(frame, baseline=BASELINE, min_effects=min_effects(run.meta))
 
 
 def plan_of(run: RunData) -> dict[str, Any]:

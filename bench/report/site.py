@@ -21,8 +21,9 @@ from typing import Final
 
 from bench.core.errors import BenchError
 from bench.data.results import TIMESERIES, RunData
-from bench.report.comparison import run_info
-from bench.report.history import Skipped, index_html, scan
+from bench.data.run_history import Skipped, scan
+from bench.data.run_meta import run_info
+from bench.report.history import index_html
 from bench.report.render import render_run
 from bench.report.time_series import load_series, series_trials
 

@@ -6,25 +6,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
+from bench.analysis import gate, stats
+from bench.analysis.claims import assess
 from bench.core.platform_names import sort_platforms
 from bench.data.results import RunData, load_run, samples_frame
+from bench.data.run_meta import EXCLUDED_METRICS, min_effects
 
 
 def summary_frame(run: RunData) -> Any:
     """The statistics of a run's workload metrics (collector series are the report's)."""
-    from bench.analysis import gate, stats
-
     frame = samples_frame(run)
-    frame = frame[(frame["origin"] == "workload") & ~frame["metric"].isin(gate.EXCLUDED_METRICS)]
+    frame = frame[(frame["origin"] == "workload") & ~frame["metric"].isin(EXCLUDED_METRICS)]
     if frame.empty:
         return frame
-    return stats.summarize(frame, min_effects=gate.min_effects(run.meta))
+    return stats.summarize(frame, min_effects=min_effects(run.meta))
 
 
 def gate_not_armed(table: Any) -> str:
     """A line when some figures had too few repeats for any verdict: never a silent pass."""
-    from bench.analysis import gate
-
     compared = table.loc[table["verdict"] != "baseline"]
     few = compared.loc[compared["reason"].astype(str).str.startswith("too few repeats")]
     if few.empty:
@@ -49,8 +51,6 @@ def _cell(row: Any) -> str:
 
 def claim_lines(run: RunData) -> list[str]:
     """One line per claim: its id, verdict and the figures that decided it (or why not)."""
-    from bench.analysis.claims import assess
-
     verdicts = assess(run)
     width = max(len(v.verdict) for v in verdicts)
     lines = ["claims (the report's Claims section says why):"]
@@ -61,9 +61,6 @@ def claim_lines(run: RunData) -> list[str]:
 
 
 def print_summary(directory: Path, quiet: bool = False) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     run = load_run(directory)
     console = Console(stderr=quiet)
     table_data = summary_frame(run)

@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.core import paths
+from bench.core import dockerd, paths
+from bench.core.proc import tool_version
+from bench.host import runsc
+from bench.host.accel import detect
+from bench.host.doctor import check_cgroups, libvirt_version
 from bench.images.artifacts import ImageSet
+from bench.platforms.gvisor import accel_of
+from bench.platforms.libvirt import connect
+from bench.platforms.podman import versions as podman_versions
 from bench.platforms.protocol import Limits
 
 CPU = Path("/sys/devices/system/cpu")
@@ -70,13 +77,11 @@ def memory_mib() -> int:
 
 
 def cgroup_layout() -> str:
-    from bench.host.doctor import check_cgroups
 
     return check_cgroups().detail
 
 
 def docker_versions() -> dict[str, str]:
-    from bench.core import dockerd
 
     client = dockerd.connect(timeout=10)
     try:
@@ -99,9 +104,6 @@ def docker_versions() -> dict[str, str]:
 def gvisor_versions() -> dict[str, str]:
     """runsc's version and the flags dockerd runs it with: its platform is how the sentry
     traps system calls (ptrace, kvm, systrap), which sets what a system call costs."""
-    from bench.core import dockerd
-    from bench.host import runsc
-    from bench.platforms.gvisor import accel_of
 
     client = dockerd.connect(timeout=10)
     try:
@@ -119,8 +121,6 @@ def gvisor_versions() -> dict[str, str]:
 
 
 def libvirt_versions() -> dict[str, str]:
-    from bench.host.doctor import libvirt_version
-    from bench.platforms.libvirt import connect
 
     conn = connect()
     try:
@@ -134,16 +134,9 @@ def libvirt_versions() -> dict[str, str]:
 
 
 def accel() -> dict[str, Any]:
-    from bench.host.accel import detect
 
     result = detect()
     return {"accel": result.accel, "reason": result.reason}
-
-
-def tool_version(argv: list[str]) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    lines = (done.stdout or done.stderr).strip().splitlines()
-    return lines[0] if lines else "unknown"
 
 
 def git_commit() -> dict[str, str]:
@@ -191,8 +184,6 @@ def collect(images: ImageSet, limits: Limits, platforms: tuple[str, ...]) -> dic
     if "gvisor" in platforms:
         found["gvisor"] = _safe(gvisor_versions)
     if "podman" in platforms:
-        from bench.platforms.podman import versions as podman_versions
-
         found["podman"] = _safe(lambda: podman_versions(images))
     if "libvirt" in platforms:
         found["libvirt"] = _safe(libvirt_versions)

@@ -20,7 +20,14 @@ from bench.core.errors import BenchError, DaemonLost
 from bench.core.platform_names import profile_of
 from bench.core.workload import Workload
 from bench.data.results import Event, RunWriter, Sample, Status, Trial, TrialKey
-from bench.platforms.protocol import AccelChoice, InstanceSpec, Limits, Platform, PlatformConfig
+from bench.platforms.protocol import (
+    AccelChoice,
+    InstanceSpec,
+    Limits,
+    Platform,
+    PlatformConfig,
+    parse_cpuset,
+)
 from bench.platforms.registry import open_platform
 from bench.run.pool import Pool
 from bench.run.schedule import schedule
@@ -88,7 +95,6 @@ class RunPlan:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunPlan:
-        from bench.platforms.protocol import parse_cpuset
 
         limits = data["limits"]
         return cls(

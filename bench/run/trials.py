@@ -20,12 +20,12 @@ from bench.core.parsers import ParseError, parse
 from bench.core.proc import tail
 from bench.core.workload import Workload, fill
 from bench.data.results import no_space_is_full
+from bench.host import page_cache
 from bench.platforms.protocol import ExecResult, Instance, InstanceSpec, Limits, Platform
 from bench.run.idle_footprint import footprint
 
 SERVER_FILES = "/tmp/vcbench-server"
 LISTEN_TIMEOUT_S = 30.0
-DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 PHASE = re.compile(r"VCBENCH-PHASE (\w+) ([0-9.]+)")
 
 
@@ -229,13 +229,9 @@ def stop_server(instance: Instance) -> None:
 
 
 def drop_caches() -> None:
-    try:
-        os.sync()
-        DROP_CACHES.write_text("3\n")
-    except OSError as exc:
-        raise TrialFailed(
-            "cold-cache", f"cannot drop the page cache ({exc.strerror}): run as root"
-        ) from None
+    problem = page_cache.drop_caches()
+    if problem is not None:
+        raise TrialFailed("cold-cache", f"cannot drop the page cache ({problem}): run as root")
 
 
 def guest_phases(log: Path, host_running_to_ready: float) -> dict[str, float]:

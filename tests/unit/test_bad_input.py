@@ -2,7 +2,7 @@
 nothing started or created (the results root stays as it was).
 
 Each case runs the real CLI in-process. Measuring is forbidden outright here: a run that got
-past validation would call _execute, which fails the test instead of starting anything.
+past validation would call run_session.execute, which fails the test instead of starting anything.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from bench.cli import execute as platforms_cli
 from bench.cli import main as cli
-from bench.cli import run as run_cli
+from bench.cli import run_session
 from bench.core import paths
 from bench.data.results import load_run
 
@@ -72,7 +72,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def refuse(*_: object) -> None:
         pytest.fail("bad input got as far as measuring")
 
-    monkeypatch.setattr(run_cli, "_execute", refuse)
+    monkeypatch.setattr(run_session, "execute", refuse)
     monkeypatch.setattr(platforms_cli, "open_platform", refuse)
     cli._OPTIONS.debug = False
     return tmp_path

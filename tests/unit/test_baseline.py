@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench.cli.compare import EXIT_REGRESSION
-from bench.cli.run import Output, _finish
+from bench.cli.run_session import Output, finish
 from bench.data.results import Event, RunWriter, read_meta
 from bench.report.baseline import NO_BASELINE, Candidate, judge, pick_baseline
 from tests.unit.test_compare import fingerprint, make_run, noisy
@@ -101,7 +101,7 @@ def _finish_and_capture(
     out = Output(quiet=True, as_json=False, results=root, reports=tmp_path / "reports", **kw)
     code = 0
     try:
-        _finish(directory, out)
+        finish(directory, out)
     except SystemExit as exc:
         code = int(exc.code or 0)
     captured = capsys.readouterr()
@@ -141,7 +141,7 @@ def test_json_mode_keeps_the_verdict_off_stdout(
     root = tmp_path / "results"
     current = _finished(_run(root, "20260102-000000-bbbbbb", 2))
     out = Output(quiet=False, as_json=True, results=root, reports=tmp_path / "reports")
-    _finish(current, out)
+    finish(current, out)
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [str(current)]
     assert NO_BASELINE in captured.err

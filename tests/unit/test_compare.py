@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from bench.cli.compare import EXIT_REGRESSION, compare_command
 from bench.core.errors import BenchError
 from bench.data.results import RunData, RunWriter, Sample, Trial, load_run
+from bench.data.run_meta import check_comparable
 from bench.report.comparison import (
     NotComparableError,
-    check_comparable,
     compare_runs,
     comparison_html,
     comparison_text,

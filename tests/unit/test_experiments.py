@@ -371,7 +371,7 @@ def test_allocated_bytes_counts_what_a_sparse_file_holds(tmp_path: Path) -> None
 def test_vcbench_run_measures_pending_experiments_on_the_platforms_not_dropped(
     config: PlatformConfig, writer: RunWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench.cli.run import Output, _run_experiments
+    from bench.cli.run_session import Output, _run_experiments
     from bench.platforms import registry as platforms
 
     seen: list[list[str]] = []

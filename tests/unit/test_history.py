@@ -10,17 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.analysis.steps import find_steps
 from bench.data.results import load_run
-from bench.report.history import (
-    HISTORY_COLUMNS,
-    find_steps,
-    headline_samples,
-    history_frame,
-    index_html,
-    scan,
-    write_index,
-    y_limits,
-)
+from bench.data.run_history import HISTORY_COLUMNS, headline_samples, history_frame, scan
+from bench.report.history import index_html, write_index, y_limits
 from tests.unit.test_compare import TCG_RUN, make_run, noisy
 
 DAY = 86_400.0

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from bench.core import podman_cli
 from bench.core.errors import BenchError
-from bench.host import runsc, setup
-from bench.platforms import availability, gc, podman
+from bench.host import availability, runsc, setup
+from bench.platforms import gc, podman
 from bench.platforms.gvisor import GvisorPlatform, accel_of
 from bench.platforms.protocol import KEEPER, Limits
 from tests.unit.test_bad_input import home, one_line_exit_2  # noqa: F401 - fixture
@@ -161,10 +162,10 @@ def test_podman_gets_the_docker_limits_labels_and_no_registry(tmp_path: Path) ->
 def test_podman_uses_runc_where_crun_refuses_hybrid_cgroups(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(podman, "UNIFIED", tmp_path)  # a unified mount beside v1: hybrid
-    assert podman.choose_runtime("crun") == "runc"
-    monkeypatch.setattr(podman, "UNIFIED", tmp_path / "absent")
-    assert podman.choose_runtime("crun") == "crun"
+    monkeypatch.setattr(podman_cli, "UNIFIED", tmp_path)  # a unified mount beside v1: hybrid
+    assert podman_cli.choose_runtime("crun") == "runc"
+    monkeypatch.setattr(podman_cli, "UNIFIED", tmp_path / "absent")
+    assert podman_cli.choose_runtime("crun") == "crun"
 
 
 def test_the_ulimits_stay_under_podmans_own_process_ceiling() -> None:

@@ -451,44 +451,6 @@ def test_compare_only_common_groups() -> None:
     assert set(stats.compare(a, b)["platform"]) == {"native"}
 
 
-# --- change points -----------------------------------------------------------------------
-
-
-def test_step_found() -> None:
-    series = np.r_[normal(1000, 10, 10, 1), normal(800, 10, 10, 2)]
-    (at,) = stats.change_points(series)
-    assert abs(at - 10) <= 1
-
-
-def test_two_steps_found() -> None:
-    series = np.r_[normal(100, 1, 15, 1), normal(120, 1, 15, 2), normal(100, 1, 15, 3)]
-    points = stats.change_points(series)
-    assert len(points) == 2
-    assert abs(points[0] - 15) <= 1 and abs(points[1] - 30) <= 1
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_noise_alone_finds_nothing(seed: int) -> None:
-    assert stats.change_points(normal(1000, 30, 20, seed)) == []
-
-
-def test_small_step_below_min_effect_dropped() -> None:
-    series = np.r_[normal(1000, 1, 10, 1), normal(990, 1, 10, 2)]
-    assert stats.change_points(series) == []
-    assert stats.change_points(series, min_effect=0.005) != []
-
-
-def test_change_points_edge_cases() -> None:
-    assert stats.change_points([]) == []
-    assert stats.change_points([1.0, 2.0, 3.0]) == []
-    assert stats.change_points([5.0] * 20) == []
-    assert stats.change_points([5.0] * 10 + [6.0] * 10) == [10]
-    # One odd run is not a step.
-    assert stats.change_points([5.0] * 10 + [9.0] + [5.0] * 9) == []
-    with pytest.raises(ValueError, match="finite"):
-        stats.change_points([1.0, float("nan"), 2.0, 3.0])
-
-
 def test_zero_against_zero_is_inconclusive_not_no_change() -> None:
     zeros = rows([0.0] * 6)
     (row,) = stats.compare(zeros, zeros).itertuples()

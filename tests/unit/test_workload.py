@@ -242,7 +242,8 @@ def test_an_unsupported_table_names_known_platforms_with_reasons(
 def test_an_unsupported_platform_is_left_out_of_the_run_and_recorded_as_skipped(
     tmp_path: Path,
 ) -> None:
-    from bench.cli.run import _on_platforms, skip_events
+    from bench.cli.run import _on_platforms
+    from bench.cli.run_session import skip_events
 
     w = load_workload(write(tmp_path, UNSUPPORTED))
     kept = _on_platforms([w], ("native", "gvisor"))

@@ -8,15 +8,15 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 
+from bench.core import dockerd
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of
+from bench.host import runsc
 
 SETUP_FIX = "run `vcbench host setup`"
 
 
 def gvisor_problem() -> str | None:
-    from bench.core import dockerd
-    from bench.host import runsc
 
     if runsc.binary() is None:
         return "runsc is not installed"

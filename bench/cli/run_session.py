@@ -1,0 +1,239 @@
+"""One `vcbench run` from a checked plan to its report: the host lock, the images, the results
+directory (plan and fingerprint first), the interleaved trials, the claim experiments, then
+the terminal summary, the regression check, the report and the history index.
+
+`bench.cli.run` parses and validates the options; everything that measures is here, so
+parsing stays light (this module loads the docker and libvirt SDKs, pandas and matplotlib).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench.cli.compare import EXIT_REGRESSION
+from bench.cli.execute import _docker_or_none, _libvirt_or_none
+from bench.core.errors import BenchError
+from bench.core.platform_names import base_of, profile_of
+from bench.data.results import Event, RunWriter, find_run, load_run, read_meta
+from bench.experiments.announce import experiment_reporter
+from bench.experiments.stage import pending, run_experiments
+from bench.images.build import build
+from bench.platforms import docker, gc, libvirt, lifecycle
+from bench.platforms.labels import RunContext, runs_root
+from bench.platforms.profile_fit import run_records, shortfall_events
+from bench.platforms.protocol import PlatformConfig
+from bench.report.baseline import judge
+from bench.report.history import write_index
+from bench.report.render import write_report
+from bench.report.terminal import print_summary
+from bench.run import fingerprint
+from bench.run.host_lock import busy_reasons, host_lock
+from bench.run.progress import reporter
+from bench.run.runner import Runner, RunPlan, open_platforms
+
+EXIT_SOME_FAILED = 1
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a run's outputs go and how much the terminal is told."""
+
+    quiet: bool
+    as_json: bool
+    results: Path
+    reports: Path
+    compare: bool = True  # judge the run against the previous comparable one (exit 3)
+
+
+def resume(ref: str, out: Output) -> None:
+    directory = find_run(ref, out.results)
+    meta = read_meta(directory)
+    plan = RunPlan.from_json(meta["plan"])
+    done = load_run(directory).done()
+    execute(plan, directory, (meta, done), out)
+
+
+def skip_events(workloads: Any, bases: tuple[str, ...], at: float) -> list[Any]:
+    """One `skipped` event per workload and platform of the run it declares unsupported."""
+
+    return [
+        Event(
+            "skipped",
+            f"{w.name} does not run on {platform}: {why}",
+            "declared in the workload's `unsupported` table",
+            at=at,
+            data={"workload": w.name, "platform": platform, "reason": why},
+        )
+        for w in workloads
+        for platform, why in w.unsupported.items()
+        if platform in bases
+    ]
+
+
+def execute(
+    plan: Any,
+    directory: Path,
+    resume: tuple[dict[str, Any], set[str]] | None,
+    out: Output,
+) -> None:
+    """Measure under the host lock, then the summary, the report and the history index."""
+
+    def say(message: str) -> None:
+        if not (out.quiet or out.as_json):
+            click.echo(message, err=True)
+
+    with lifecycle.sigterm_raises(), host_lock(plan.run_id):
+        images = build(progress=say)
+        writer, done = _open_results(plan, directory, resume, images)
+        say(f"run {plan.run_id}: results in {directory}")
+        tally = _measure(plan, writer, images, done, out)
+    finish(directory, out)
+    if tally.failed or tally.dropped or tally.experiments_failed:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _open_results(
+    plan: Any, directory: Path, resume: tuple[dict[str, Any], set[str]] | None, images: Any
+) -> tuple[Any, set[str]]:
+    """A new run directory (plan and fingerprint first), or the interrupted one reopened."""
+
+    if resume is None:
+        meta = {
+            "run_id": plan.run_id,
+            "created": time.time(),
+            "plan": plan.to_json(),
+            "fingerprint": fingerprint.collect(images, plan.limits, _bases(plan.platforms)),
+        }
+        profiles = _vm_profile_records(plan, images)
+        meta["fingerprint"]["vm_profiles"] = profiles
+        writer = RunWriter.create(directory, meta)
+        for event in shortfall_events(profiles, time.time()):
+            writer.event(event)
+        _record_busy(writer, _bases(plan.platforms))
+        for event in skip_events(plan.workloads, _bases(plan.platforms), time.time()):
+            writer.event(event)
+        return writer, set()
+    meta, done = resume
+    _check_same_userland(meta, images.digest)
+    writer = RunWriter.reopen(directory)
+    _collect_leftovers(plan.run_id)
+    message = f"resumed with {len(done)} trial(s) already recorded"
+    writer.event(Event("resumed", message, at=time.time()))
+    return writer, done
+
+
+def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -> Any:
+
+    context = RunContext.create(plan.run_id, log_dir=writer.dir / "logs")
+    config = PlatformConfig(context, images, plan.accel)
+    resume_hint = f"finish it with `vcbench run --resume {plan.run_id}`"
+    with reporter(plan, out.quiet, out.as_json) as progress:
+        try:
+            tally = Runner(plan, writer, config, progress).run(done)
+            tally.experiments_failed = _run_experiments(plan, writer, config, out, tally.dropped)
+        except KeyboardInterrupt as exc:
+            why = str(exc) or "interrupted (SIGINT)"
+            writer.event(Event("interrupted", why, resume_hint, at=time.time()))
+            click.echo(
+                f"vcbench: interrupted; every finished trial is kept in {writer.dir};"
+                f" {resume_hint}",
+                err=True,
+            )
+            raise
+    writer.event(Event("finished", "the schedule is complete", at=time.time(), data=asdict(tally)))
+    return tally
+
+
+def _run_experiments(
+    plan: Any, writer: Any, config: Any, out: Output, dropped: list[str]
+) -> list[str]:
+    """The claim experiments not yet ended well in this run, on the platforms the trials did
+    not drop (their dropped-platform event says why); the names of those that failed."""
+
+    chosen = pending(plan.experiments, writer)
+    if not chosen:
+        return []
+    kept = [p for p in plan.platforms if p not in dropped]
+    with open_platforms(kept, config) as platforms:
+        progress = experiment_reporter(out.quiet, out.as_json)
+        outcomes = run_experiments(chosen, platforms, plan.limits, config, writer, progress)
+    return [o.name for o in outcomes if o.status != "ok"]
+
+
+def finish(directory: Path, out: Output) -> None:
+    """The terminal summary, the verdict against the previous comparable run, the run's report
+    and the history index; the results path last. Exit 3 when a figure regressed."""
+
+    print_summary(directory, quiet=out.as_json)
+    verdict = judge(directory, out.results) if out.compare else None
+    for line in verdict.lines if verdict else ():
+        click.echo(line, err=out.as_json)  # --json keeps stdout for the trial records
+    report = write_report(directory, out.reports / directory.name)
+    index = write_index(out.results, out.reports)
+    click.echo(f"report: {report}\nhistory: {index}", err=True)
+    click.echo(str(directory))
+    if verdict and verdict.regressed:
+        sys.exit(EXIT_REGRESSION)  # before the failed-trials exit 1: CI must see a regression
+
+
+def _bases(platforms: tuple[str, ...]) -> tuple[str, ...]:
+    """native, docker, libvirt: libvirt-emulated alone still needs libvirt's versions, accel."""
+    return tuple(dict.fromkeys(base_of(p) for p in platforms))
+
+
+def _vm_profile_records(plan: Any, images: Any) -> dict[str, Any]:
+    """What each VM profile of the run applies on this host, and what it cannot."""
+
+    if not any(profile_of(p) for p in plan.platforms):
+        return {}
+    kvm = libvirt.resolve_accel(plan.accel) == "kvm"
+    dirs = (runs_root(), images.disk_raw.parent)
+    return run_records(plan.platforms, kvm, plan.limits.vcpus, plan.limits.memory_mib, dirs)
+
+
+def _record_busy(writer: Any, platforms: tuple[str, ...]) -> None:
+
+    docker_client = conn = None
+    try:
+        if "docker" in platforms:
+            docker_client = docker.connect()
+        if "libvirt" in platforms:
+            conn = libvirt.connect()
+        for reason in busy_reasons(docker_client, conn):
+            writer.event(
+                Event(
+                    "warning",
+                    f"busy host: {reason}",
+                    "stop other work on the host, or read these figures as noisy",
+                    at=time.time(),
+                    data={"code": "busy-host"},
+                )
+            )
+    finally:
+        if docker_client is not None:
+            docker_client.close()
+        if conn is not None:
+            conn.close()
+
+
+def _check_same_userland(meta: dict[str, Any], digest: str) -> None:
+    recorded = meta.get("fingerprint", {}).get("rootfs_digest")
+    if recorded != digest:
+        raise BenchError(
+            f"the rootfs changed since this run started ({str(recorded)[:12]} -> {digest[:12]})",
+            "resume would mix userlands: start a new run",
+        )
+
+
+def _collect_leftovers(run_id: str) -> None:
+    """What a killed earlier attempt of this run left (its names would clash with ours)."""
+
+    sweep = gc.find(_docker_or_none(), _libvirt_or_none())
+    mine = [item for item in sweep.found if item.run_id == run_id]
+    gc.collect(gc.Sweep(found=mine, unreachable=[]))
