@@ -174,6 +174,16 @@ def test_the_ulimits_stay_under_podmans_own_process_ceiling() -> None:
     assert args[0] == args[2] == "--ulimit" and 0 < nproc <= podman.PODMAN_NPROC_CEILING
 
 
+@pytest.fixture
+def only_podman(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gc sees nothing but podman's fakes: never this host's real processes, cgroups, mounts,
+    work dirs or owner records (a test that judged a live run dead would remove them)."""
+    for finder in ("_processes", "_cgroups", "_mounts", "_work_dirs"):
+        monkeypatch.setattr(gc, finder, lambda: [])
+    monkeypatch.setattr(gc.labels, "forget_dead_owners", lambda: None)
+
+
+@pytest.mark.usefixtures("only_podman")
 def test_gc_finds_labelled_podman_leftovers_of_dead_runs_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -200,6 +210,7 @@ def test_gc_finds_labelled_podman_leftovers_of_dead_runs_only(
     assert removed == [f"vcbench-{dead}-podman-1", f"vcbench-{dead}-podman"]
 
 
+@pytest.mark.usefixtures("only_podman")
 def test_gc_says_when_podman_cannot_be_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> list[tuple[str, str]]:
         raise BenchError("podman ps failed")
