@@ -1,35 +1,38 @@
-"""Statistics for vcbench: medians with bootstrap intervals, verdicts, warnings, change points.
+"""The figures of a run and of two runs against each other: per (workload, metric, platform)
+the median with its 95% bootstrap interval, the CV, the ratio against the baseline with its
+own interval, and the verdict, which bench.analysis.gate alone gives.
 
-Pure on purpose: data in, data out. This module imports only the standard library, numpy,
-pandas and scipy (nothing from bench/), does no I/O, keeps no state and draws random numbers
-only from a generator seeded by the caller, so every figure in a report can be recomputed
-from the samples alone, and tested on synthetic data with known answers.
+Pure on purpose: data in, data out. No I/O, no state, and random numbers only from a
+generator seeded by the caller, keyed per group, so every figure in a report can be
+recomputed from the samples alone and tested on synthetic data with known answers.
 
-Choices, and why:
-- Medians, not means: benchmark noise is one-sided (interference only ever slows a run down),
-  so the median is the robust centre; means and standard deviations are reported for the CV.
-- Mann-Whitney U for "is there a difference": no normality assumption, robust to outliers.
-- A difference is called only when it is both significant (p < alpha) and large enough to
-  matter (|effect| >= min_effect): with thousands of samples a 0.1% shift is "significant"
-  and meaningless. "No difference" is said only when the data could have shown one: enough
-  repeats, a test that can reach alpha, a low CV, and a ratio interval inside +-min_effect.
-  Anything else is "inconclusive", with the reason.
+Medians, not means: benchmark noise is one-sided (interference only ever slows a run down),
+so the median is the robust centre; means and standard deviations are reported for the CV.
+The groups and estimators are bench.analysis.groups'; the warnings bench.analysis.stability's.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from statistics import NormalDist
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from bench.analysis import gate
+from bench.analysis.groups import (
+    NEEDED,
+    FloatArray,
+    Group,
+    boot_medians,
+    cv_of,
+    measured_rows,
+    median_of,
+    percentile_interval,
+    rng_for,
+    sample_groups,
+)
 from bench.core.platform_names import platform_key
 
 __all__ = [
@@ -37,18 +40,10 @@ __all__ = [
     "MARKS",
     "SUMMARY_COLUMNS",
     "VERDICTS",
-    "WARNING_CODES",
-    "StatWarning",
-    "WarningCode",
     "compare",
-    "run_warnings",
-    "stability_warnings",
     "summarize",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-
-KEYS: Final = ("workload", "metric", "platform")
 
 SUMMARY_COLUMNS: Final = (
     "workload",
@@ -97,168 +92,12 @@ COMPARE_COLUMNS: Final = (
 VERDICTS: Final = ("baseline", "better", "worse", "no difference", "inconclusive")
 MARKS: Final = ("better", "worse", "not significant", "not comparable")
 
-WarningCode = Literal[
-    "high-cv", "outliers", "slow-first", "few-repeats", "failed-trials", "busy-host", "emulated"
-]
-WARNING_CODES: Final[tuple[WarningCode, ...]] = (
-    "high-cv",
-    "outliers",
-    "slow-first",
-    "few-repeats",
-    "failed-trials",
-    "busy-host",
-    "emulated",
-)
-
-_NEEDED = ("workload", "metric", "platform", "warmup", "value", "unit", "higher_is_better")
-# Iglewicz & Hoaglin: 0.6745 makes the MAD a consistent estimate of sigma for normal data;
-# 1.253314 (sqrt(pi/2)) does the same for the mean absolute deviation, the fallback when more
-# than half the values are equal and the MAD is 0.
-_MAD_Z: Final = 0.6745
-_MEAN_AD_SCALE: Final = 1.253314
-_SLOW_FIRST_MIN: Final = 0.10
-_SLOW_FIRST_CVS: Final = 3.0
 _NAN: Final = float("nan")
 
 
-@dataclass(frozen=True)
-class StatWarning:
-    """Something the reader of a result should know, and what to do about it."""
-
-    code: WarningCode
-    subject: str  # "workload/metric/platform", or "run" for the whole run
-    message: str  # what was seen
-    advice: str  # what to do about it
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class _Group:
-    workload: str
-    metric: str
-    platform: str
-    unit: str
-    higher_is_better: bool
-    values: FloatArray  # the finite values, sorted: the bootstrap and the median want it sorted
-    bad: int  # values that were not finite numbers: the gate refuses to judge them
-    hashes: frozenset[str]
-    accels: frozenset[str]
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.workload, self.metric, self.platform)
-
-    @property
-    def subject(self) -> str:
-        return "/".join(self.key)
-
-
-def _measured(samples: pd.DataFrame, needed: Sequence[str] = _NEEDED) -> pd.DataFrame:
-    """The rows that count: warm-ups dropped, values as floats (NaN where not a number: the
-    groups count them, and the gate says why it will not judge them)."""
-    missing = [c for c in needed if c not in samples.columns]
-    if missing:
-        raise ValueError(f"samples lack column(s): {', '.join(missing)}")
-    warm = samples["warmup"].fillna(False).astype(bool).to_numpy()
-    values = pd.to_numeric(samples["value"], errors="coerce").to_numpy(dtype=np.float64)
-    out = samples.iloc[np.flatnonzero(~warm)].copy()
-    out["value"] = values[~warm]
-    return out
-
-
-def _strings(column: pd.Series) -> frozenset[str]:
-    return frozenset(str(v) for v in column.dropna().unique())
-
-
-def _groups(measured: pd.DataFrame) -> Iterator[tuple[_Group, pd.DataFrame]]:
-    """One group per (workload, metric, platform), in order of first appearance; the frame
-    holds the group's finite values."""
-    if measured.empty:
-        return
-    for key, frame in measured.groupby(list(KEYS), sort=False):
-        workload, metric, platform = (str(k) for k in key)
-        raw = frame["value"].to_numpy(dtype=np.float64)
-        finite = np.isfinite(raw)
-        hashes = _strings(frame["workload_hash"]) if "workload_hash" in frame else frozenset()
-        accels = _strings(frame["accel"]) if "accel" in frame else frozenset()
-        group = _Group(
-            workload=workload,
-            metric=metric,
-            platform=platform,
-            unit=str(frame["unit"].iloc[0]),
-            higher_is_better=bool(frame["higher_is_better"].iloc[0]),
-            values=np.sort(raw[finite]),
-            bad=int((~finite).sum()),
-            hashes=hashes,
-            accels=accels,
-        )
-        yield group, frame.loc[finite]
-
-
-def _rng(seed: int, *key: str) -> np.random.Generator:
-    """A generator per group, keyed by its name: a group's interval does not change when
-    another workload is added or the rows come in another order. crc32, not hash(): str hashes
-    are salted per process."""
-    return np.random.default_rng([seed, zlib.crc32("\0".join(key).encode())])
-
-
-def _median(sorted_values: FloatArray) -> float:
-    n = sorted_values.size
-    if n == 0:
-        return _NAN
-    mid = n // 2
-    if n % 2:
-        return float(sorted_values[mid])
-    # The same arithmetic as _boot_medians, so the CI brackets the median to the last bit.
-    return float((sorted_values[mid - 1] + sorted_values[mid]) / 2)
-
-
-def _boot_medians(
-    sorted_values: FloatArray, resamples: int, rng: np.random.Generator
-) -> FloatArray:
-    """Draws from the bootstrap distribution of the median in O(resamples), not O(resamples*n).
-
-    Resampling n values with replacement from sorted x and taking the k-th smallest is the same
-    as x[floor(n * U_(k))], U_(k) the k-th smallest of n uniforms on [0, 1): floor keeps order.
-    U_(k) ~ Beta(k, n - k + 1), and given U_(k) the next one is U_(k) + (1 - U_(k)) * V with
-    V ~ Beta(1, n - k), the minimum of the n - k uniforms left above it. So this is exactly the
-    plain bootstrap (an (resamples, n) index matrix and a median per row), without building
-    the matrix: 100,000 samples across 90 groups cost milliseconds instead of seconds.
-    """
-    n = sorted_values.size
-    if n == 0:
-        return np.full(resamples, _NAN)
-    k = (n + 1) // 2  # 1-based rank of the (lower) middle value
-    u = rng.beta(k, n - k + 1, size=resamples)
-    lower = np.minimum((u * n).astype(np.intp), n - 1)
-    if n % 2:
-        return sorted_values[lower]
-    u_next = u + (1.0 - u) * rng.beta(1, n - k, size=resamples)
-    upper = np.minimum((u_next * n).astype(np.intp), n - 1)
-    return (sorted_values[lower] + sorted_values[upper]) / 2
-
-
-def _interval(draws: FloatArray, confidence: float) -> tuple[float, float]:
-    """Percentile interval: enough for a median, whose bootstrap distribution is not skewed
-    by a tail the way a mean's is."""
-    tail = (1.0 - confidence) / 2
-    low, high = np.quantile(draws, [tail, 1.0 - tail])
-    return float(low), float(high)
-
-
-def _cv(values: FloatArray) -> tuple[float, float, float]:
-    """mean, sample std and CV; NaN where they are not defined (n < 2, mean 0)."""
-    mean = float(values.mean()) if values.size else _NAN
-    std = float(values.std(ddof=1)) if values.size >= 2 else _NAN
-    cv = std / abs(mean) if values.size >= 2 and mean != 0 else _NAN
-    return mean, std, cv
-
-
 def _evidence(
-    g: _Group,
-    ref: _Group,
+    g: Group,
+    ref: Group,
     boot: FloatArray,
     ref_boot: FloatArray,
     confidence: float,
@@ -267,12 +106,12 @@ def _evidence(
     """What the gate reads of g against ref: the ratio of medians with its bootstrap
     interval, the U test's p, the CVs, and how many values were not numbers."""
     n, n_ref = int(g.values.size), int(ref.values.size)
-    median_ref = _median(ref.values)
-    ratio = gate.safe_ratio(_median(g.values), median_ref)
+    median_ref = median_of(ref.values)
+    ratio = gate.safe_ratio(median_of(g.values), median_ref)
     ratio_low = ratio_high = _NAN
     if n >= 2 and n_ref >= 2 and math.isfinite(ratio):
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio_low, ratio_high = _interval(boot / ref_boot, confidence)
+            ratio_low, ratio_high = percentile_interval(boot / ref_boot, confidence)
     return gate.Evidence(
         subject=names[0],
         reference=names[1],
@@ -283,8 +122,8 @@ def _evidence(
         ratio_low=ratio_low,
         ratio_high=ratio_high,
         p_value=gate.mwu(g.values, ref.values),
-        cv=_cv(g.values)[2],
-        cv_ref=_cv(ref.values)[2],
+        cv=cv_of(g.values)[2],
+        cv_ref=cv_of(ref.values)[2],
         bad=g.bad,
         bad_ref=ref.bad,
         median_ref=median_ref,
@@ -331,12 +170,12 @@ def summarize(
     each platform's rows as one family (Holm): for a conclusion drawn from all of them.
     """
     policy = gate.Policy(alpha, min_effect, min_repeats, cv_limit, confidence)
-    groups = [g for g, _ in _groups(_measured(samples))]
+    groups = [g for g, _ in sample_groups(measured_rows(samples))]
     by_key = {g.key: g for g in groups}
-    boots = {g.key: _boot_medians(g.values, resamples, _rng(seed, *g.key)) for g in groups}
+    boots = {g.key: boot_medians(g.values, resamples, rng_for(seed, *g.key)) for g in groups}
 
     rows = {g.key: _figures(g, boots[g.key], confidence) for g in groups}
-    compared: dict[str, list[tuple[_Group, gate.Evidence]]] = {}
+    compared: dict[str, list[tuple[Group, gate.Evidence]]] = {}
     for g in groups:
         base = by_key.get((g.workload, g.metric, baseline))
         row = rows[g.key]
@@ -387,10 +226,10 @@ _NO_BASELINE_ROW: Final = {
 }
 
 
-def _figures(g: _Group, boot: FloatArray, confidence: float) -> dict[str, object]:
+def _figures(g: Group, boot: FloatArray, confidence: float) -> dict[str, object]:
     n = int(g.values.size)
-    mean, std, cv = _cv(g.values)
-    ci_low, ci_high = _interval(boot, confidence) if n >= 2 else (_NAN, _NAN)
+    mean, std, cv = cv_of(g.values)
+    ci_low, ci_high = percentile_interval(boot, confidence) if n >= 2 else (_NAN, _NAN)
     return {
         "workload": g.workload,
         "metric": g.metric,
@@ -398,7 +237,7 @@ def _figures(g: _Group, boot: FloatArray, confidence: float) -> dict[str, object
         "unit": g.unit,
         "higher_is_better": g.higher_is_better,
         "n": n,
-        "median": _median(g.values),
+        "median": median_of(g.values),
         "mean": mean,
         "std": std,
         "cv": cv,
@@ -454,9 +293,9 @@ def compare(
     says whether the gate could have called a change at all with these repeats.
     """
     policy = gate.Policy(alpha, min_effect, min_repeats, gate.CV_LIMIT, confidence)
-    needed = (*_NEEDED, "workload_hash")
-    groups_a = [g for g, _ in _groups(_measured(a, needed))]
-    groups_b = {g.key: g for g, _ in _groups(_measured(b, needed))}
+    needed = (*NEEDED, "workload_hash")
+    groups_a = [g for g, _ in sample_groups(measured_rows(a, needed))]
+    groups_b = {g.key: g for g, _ in sample_groups(measured_rows(b, needed))}
     hashes_a = _hashes_by_workload(groups_a)
     hashes_b = _hashes_by_workload(list(groups_b.values()))
 
@@ -465,8 +304,8 @@ def compare(
         gb = groups_b.get(ga.key)
         if gb is None:
             continue
-        boot_a = _boot_medians(ga.values, resamples, _rng(seed, "a", *ga.key))
-        boot_b = _boot_medians(gb.values, resamples, _rng(seed, "b", *gb.key))
+        boot_a = boot_medians(ga.values, resamples, rng_for(seed, "a", *ga.key))
+        boot_b = boot_medians(gb.values, resamples, rng_for(seed, "b", *gb.key))
         ev = _evidence(gb, ga, boot_b, boot_a, confidence, ("run b", "run a"))
         effect = _effect_for(ga.workload, ga.metric, min_effect, min_effects)
         problems = _unlike(ga, gb, hashes_a[ga.workload], hashes_b[ga.workload])
@@ -486,8 +325,8 @@ def compare(
                 "higher_is_better": ga.higher_is_better,
                 "n_a": ev.n_ref,
                 "n_b": ev.n,
-                "median_a": _median(ga.values),
-                "median_b": _median(gb.values),
+                "median_a": median_of(ga.values),
+                "median_b": median_of(gb.values),
                 "ratio": ev.ratio,
                 "ratio_low": ev.ratio_low,
                 "ratio_high": ev.ratio_high,
@@ -501,9 +340,7 @@ def compare(
     return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
 
 
-def _unlike(
-    ga: _Group, gb: _Group, hashes_a: frozenset[str], hashes_b: frozenset[str]
-) -> list[str]:
+def _unlike(ga: Group, gb: Group, hashes_a: frozenset[str], hashes_b: frozenset[str]) -> list[str]:
     """Why a's and b's figures measure different things, if they do."""
     problems: list[str] = []
     if hashes_a != hashes_b:
@@ -522,156 +359,9 @@ def _unlike(
     return problems
 
 
-def _hashes_by_workload(groups: Sequence[_Group]) -> dict[str, frozenset[str]]:
+def _hashes_by_workload(groups: Sequence[Group]) -> dict[str, frozenset[str]]:
     """Per workload, not per group: a changed definition invalidates all of its metrics."""
     out: dict[str, frozenset[str]] = {}
     for g in groups:
         out[g.workload] = out.get(g.workload, frozenset()) | g.hashes
     return out
-
-
-# --- warnings ----------------------------------------------------------------------------
-
-
-def stability_warnings(
-    samples: pd.DataFrame,
-    *,
-    cv_limit: float = 0.05,
-    min_repeats: int = 5,
-    mad_k: float = 3.5,
-    min_deviation: float = 0.05,
-) -> list[StatWarning]:
-    """Per (workload, metric, platform): few repeats, high CV, outliers, a slow first repeat.
-
-    An outlier has a modified z-score (0.6745 * |x - median| / MAD) above mad_k, raised for
-    large n to the score that clean normal noise of n values exceeds only 1% of the time (with
-    3.5 fixed, 1000 clean values would warn 4 runs in 10), and lies at least `min_deviation`
-    from the median: with a small MAD, a value 2% off scores high yet changes no verdict.
-    """
-    warnings: list[StatWarning] = []
-    for g, frame in _groups(_measured(samples, (*_NEEDED, "round"))):
-        n = int(g.values.size)
-        if n < min_repeats:
-            warnings.append(
-                StatWarning(
-                    "few-repeats",
-                    g.subject,
-                    f"only {n} measured repeat{'s' if n != 1 else ''} (< {min_repeats})",
-                    f"raise repeats to at least {min_repeats}: with fewer, no difference can be"
-                    " told apart from noise",
-                )
-            )
-        cv = _cv(g.values)[2]
-        if cv > cv_limit:
-            warnings.append(
-                StatWarning(
-                    "high-cv",
-                    g.subject,
-                    f"CV {gate.pct(cv)} > {gate.pct(cv_limit)}: the repeats disagree",
-                    "close other programs, pin CPUs, raise repeats or duration",
-                )
-            )
-        warnings.extend(_outliers(g, frame, mad_k, min_deviation))
-        warnings.extend(_slow_first(g, frame))
-    return warnings
-
-
-def _outliers(
-    g: _Group, frame: pd.DataFrame, mad_k: float, min_deviation: float
-) -> list[StatWarning]:
-    n = int(g.values.size)
-    if n < 3:
-        return []
-    values = frame["value"].to_numpy(dtype=np.float64)
-    centre = float(np.median(values))
-    deviation = np.abs(values - centre)
-    mad = float(np.median(deviation))
-    if mad > 0:
-        z = _MAD_Z * deviation / mad
-    else:
-        mean_ad = float(deviation.mean())
-        if mean_ad == 0:
-            return []  # all values equal
-        z = deviation / (_MEAN_AD_SCALE * mean_ad)
-    limit = max(mad_k, NormalDist().inv_cdf(1 - 0.005 / n))
-    flagged = (z > limit) & (deviation >= min_deviation * abs(centre))
-    count = int(flagged.sum())
-    if not count:
-        return []
-    rounds = sorted({int(r) for r in frame["round"].to_numpy()[flagged]})
-    shown = ", ".join(str(r) for r in rounds[:8]) + (", ..." if len(rounds) > 8 else "")
-    return [
-        StatWarning(
-            "outliers",
-            g.subject,
-            f"{count} of {n} values far from the median (modified z-score > {limit:.3g})"
-            f" in round{'s' if len(rounds) != 1 else ''} {shown}",
-            "something else likely ran then: keep the host idle and rerun; the median"
-            " shrugs off a few outliers, the mean and CV do not",
-        )
-    ]
-
-
-def _slow_first(g: _Group, frame: pd.DataFrame) -> list[StatWarning]:
-    rounds = frame["round"].to_numpy()
-    values = frame["value"].to_numpy(dtype=np.float64)
-    first_round = rounds.min()
-    first = values[rounds == first_round]
-    rest = values[rounds != first_round]
-    if rest.size < 2:
-        return []
-    rest_median = float(np.median(rest))
-    if rest_median == 0:
-        return []
-    # Worse by more than the noise could explain (3 CVs of the rest), and by at least 10%.
-    _, _, rest_cv = _cv(rest)
-    limit = max(_SLOW_FIRST_CVS * (rest_cv if math.isfinite(rest_cv) else 0.0), _SLOW_FIRST_MIN)
-    worse = gate.worse_pct(float(np.median(first)) / rest_median, g.higher_is_better) / 100
-    if worse <= limit:
-        return []
-    return [
-        StatWarning(
-            "slow-first",
-            g.subject,
-            f"the first measured repeat (round {first_round}) is {gate.pct(worse)} worse than the"
-            f" median of the rest",
-            "it still pays start-up costs (cold caches, page faults, CPU frequency ramp-up):"
-            " raise warmup so that they fall on the warm-up runs",
-        )
-    ]
-
-
-def run_warnings(
-    *, failed_trials: int, total_trials: int, busy: Sequence[str], accel: str
-) -> list[StatWarning]:
-    """Warnings about the run as a whole: failed trials, a busy host, emulated VMs."""
-    warnings: list[StatWarning] = []
-    if failed_trials > 0:
-        warnings.append(
-            StatWarning(
-                "failed-trials",
-                "run",
-                f"{failed_trials} of {total_trials} trials failed; figures rest on the rest",
-                "read the failed trials' error and cause, fix what broke, and rerun them",
-            )
-        )
-    reasons = [r for r in busy if r]
-    if reasons:
-        warnings.append(
-            StatWarning(
-                "busy-host",
-                "run",
-                "the host was busy: " + "; ".join(reasons),
-                "stop other jobs (and let the host settle) before measuring, then rerun",
-            )
-        )
-    if accel == "tcg":
-        warnings.append(
-            StatWarning(
-                "emulated",
-                "run",
-                "VM figures measure software emulation (TCG), not hardware virtualisation",
-                "run on a host where KVM works for VM figures",
-            )
-        )
-    return warnings

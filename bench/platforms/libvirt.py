@@ -1,8 +1,12 @@
 """The libvirt platform: a transient domain per instance on a qcow2 overlay of the shared disk.
 
-Startup follows HOST.md: the event loop runs before the connection opens, the domain is
-created paused, its serial console is opened, and only then is it resumed, so the console
-log holds everything from the first byte and the marker time is when the host received it.
+At start-up the event loop runs before the connection opens, the domain is created paused,
+its serial console is opened, and only then is it resumed, so the console log holds
+everything from the first byte and the marker time is when the host received it.
+
+Over 400 lines on purpose: one domain's life (create, console, agent, pause, crash and
+power-off detection, teardown) shares the connection and its event loop; what stands alone
+is apart already (domain_xml, guest_agent, output, resize, profile_fit, vm_profile).
 """
 
 from __future__ import annotations

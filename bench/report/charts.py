@@ -9,6 +9,9 @@ document and matplotlib would otherwise reuse ids such as the clip paths'.
 
 Colours are the Okabe-Ito palette, safe for the common colour-vision deficiencies; every
 platform also has its own marker shape and line style, so colour is never the only cue.
+
+Over 400 lines on purpose: every chart shares the style, the SVG serialisation and the
+sizing rules here; split apart, each piece would reach into the others' private helpers.
 """
 
 from __future__ import annotations
@@ -49,11 +52,13 @@ OKABE_ITO: Final = {
 PLATFORM_STYLE: Final = {
     "native": (OKABE_ITO["blue"], "o", "-"),
     "docker": (OKABE_ITO["orange"], "s", "--"),
+    "podman": (OKABE_ITO["black"], "P", ":"),
+    "gvisor": (OKABE_ITO["sky"], "^", "-."),
     "libvirt": (OKABE_ITO["purple"], "D", ":"),
     "libvirt-tuned": (OKABE_ITO["green"], "v", "-."),  # the VM profiles (bench/platform_names)
     "libvirt-emulated": (OKABE_ITO["vermillion"], "X", "--"),
 }
-_OTHER_STYLE: Final = (OKABE_ITO["sky"], "^", "-.")
+_OTHER_STYLE: Final = (OKABE_ITO["yellow"], "*", "-")
 PHASE_COLOURS: Final = (
     OKABE_ITO["blue"],
     OKABE_ITO["orange"],

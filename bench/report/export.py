@@ -131,7 +131,7 @@ def _claims_table(run: RunData) -> list[str]:
 def warning_lines(run: RunData) -> list[str]:
     """Everything a reader of the figures should know: the statistics' warnings about the
     samples and the run, what the reader had to skip, and the run's own warning events."""
-    from bench.analysis import stats
+    from bench.analysis import stability
     from bench.data.run_meta import measured_frame, run_info
 
     failed = sum(t.status == "failed" for t in run.trials)
@@ -141,8 +141,8 @@ def warning_lines(run: RunData) -> list[str]:
         if e.kind == "warning" and e.data.get("code") == "busy-host"
     ]
     measured = measured_frame(run)
-    found = [] if measured.empty else stats.stability_warnings(measured)
-    found += stats.run_warnings(
+    found = [] if measured.empty else stability.stability_warnings(measured)
+    found += stability.run_warnings(
         failed_trials=failed, total_trials=len(run.trials), busy=busy, accel=run_info(run).accel
     )
     lines = [f"**{w.code}** {w.subject}: {w.message}; {w.advice}" for w in found]

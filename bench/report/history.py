@@ -30,22 +30,14 @@ from bench.data.run_history import (
     scan,
 )
 from bench.data.run_meta import RunInfo, meta_value, run_info
+from bench.report import charts
 from bench.report.comparison import num, render_template
 
 # Where a run's page lives, relative to the index: (host, run id) -> directory. Locally the
 # run id alone; a site merged from several hosts (bench.report.site) puts the host first.
 Locate = Callable[[str, str], str]
-# Okabe-Ito, safe for colour-blind readers; each platform also has its own marker shape, so
-# the charts read in greyscale print too.
-PLATFORM_STYLE: Final = {
-    "native": ("#0072B2", "o"),
-    "docker": ("#E69F00", "s"),
-    "libvirt": ("#009E73", "^"),
-    "libvirt-tuned": ("#56B4E9", "v"),  # the VM profiles (bench/platform_names)
-    "libvirt-emulated": ("#000000", "X"),
-}
-OTHER_STYLE: Final = ("#CC79A7", "D")
-STEP_COLOUR: Final = "#D55E00"
+# The run pages' colours and markers (bench.report.charts): a platform looks the same on both.
+STEP_COLOUR: Final = charts.OKABE_ITO["vermillion"]
 LINESTYLES: Final = ("-", "--", ":", "-.")
 # The y axis spans at least 10% of the median: autoscaled, 0.3% of noise fills the whole
 # height and reads as a trend.
@@ -127,7 +119,7 @@ def trend_svg(
         ax = fig.add_subplot()
         seen: dict[str, int] = {}
         for (platform, accel, whash), frame in points.groupby(variant_keys, sort=False):
-            colour, marker = PLATFORM_STYLE.get(str(platform), OTHER_STYLE)
+            colour, marker, _ = charts.style_of(str(platform))
             style = LINESTYLES[seen.get(str(platform), 0) % len(LINESTYLES)]
             seen[str(platform)] = seen.get(str(platform), 0) + 1
             xs = [position[r] for r in frame["run_id"]]

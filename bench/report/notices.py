@@ -10,7 +10,7 @@ from typing import Final
 
 import pandas as pd
 
-from bench.analysis import stats
+from bench.analysis import stability
 from bench.data.results import RunData
 
 
@@ -28,7 +28,7 @@ class Notice:
 def tcg_banner(run: RunData) -> dict[str, str]:
     accel = run.meta.get("fingerprint", {}).get("accel", {})
     reason = accel.get("reason", "") if isinstance(accel, dict) else ""
-    emulated = stats.run_warnings(failed_trials=0, total_trials=0, busy=[], accel="tcg")[0]
+    emulated = stability.run_warnings(failed_trials=0, total_trials=0, busy=[], accel="tcg")[0]
     return {"message": emulated.message, "advice": emulated.advice, "reason": str(reason)}
 
 
@@ -44,7 +44,7 @@ def run_notices(run: RunData, frame: pd.DataFrame, accel: str) -> list[Notice]:
     """Every warning of the run, grouped by kind; the TCG one has its own banner."""
     failed = sum(t.status == "failed" for t in run.trials)
     out: list[Notice] = []
-    for w in stats.run_warnings(
+    for w in stability.run_warnings(
         failed_trials=failed, total_trials=len(run.trials), busy=_busy_reasons(run), accel=accel
     ):
         if w.code != "emulated":
@@ -55,7 +55,7 @@ def run_notices(run: RunData, frame: pd.DataFrame, accel: str) -> list[Notice]:
         for message in run.warnings
     )
     if not frame.empty:
-        out.extend(_grouped(stats.stability_warnings(frame)))
+        out.extend(_grouped(stability.stability_warnings(frame)))
     return out
 
 
@@ -91,9 +91,9 @@ def _event_notices(run: RunData) -> list[Notice]:
     return out
 
 
-def _grouped(warnings: Iterable[stats.StatWarning]) -> list[Notice]:
+def _grouped(warnings: Iterable[stability.StatWarning]) -> list[Notice]:
     """One notice per kind of stability warning: a short run has dozens of "few repeats"."""
-    groups: dict[str, list[stats.StatWarning]] = {}
+    groups: dict[str, list[stability.StatWarning]] = {}
     for w in warnings:
         groups.setdefault(w.code, []).append(w)
     out = []

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.analysis import stats
-from bench.analysis.stats import StatWarning
+from bench.analysis import groups, stability, stats
+from bench.analysis.stability import StatWarning
 
 W, M = "cpu-sysbench", "events_per_s"
 
@@ -218,7 +218,7 @@ def test_warmups_never_counted() -> None:
     without = stats.summarize(measured)
     pd.testing.assert_frame_equal(with_warm, without)
     assert list(with_warm["n"]) == [10, 10]
-    assert stats.stability_warnings(cat(warm, measured)) == []
+    assert stability.stability_warnings(cat(warm, measured)) == []
 
 
 def test_missing_baseline_inconclusive() -> None:
@@ -262,7 +262,7 @@ def test_bootstrap_median_is_the_plain_bootstrap(n: int) -> None:
     (resamples, n) index matrix and taking each row's median."""
     x = np.sort(np.random.default_rng(0).normal(0, 1, n))
     draws = 100_000
-    fast = stats._boot_medians(x, draws, np.random.default_rng(1))
+    fast = groups.boot_medians(x, draws, np.random.default_rng(1))
     rng = np.random.default_rng(2)
     plain = np.median(x[rng.integers(0, n, size=(draws, n))], axis=1)
     support = np.union1d(fast, plain)
@@ -319,7 +319,7 @@ def test_never_raises_on_finite_positive_data(df: pd.DataFrame) -> None:
     summary = stats.summarize(df, resamples=200)
     assert set(summary["verdict"]) <= set(stats.VERDICTS)
     assert (summary["reason"].str.len() > 0).all()
-    assert all(w.code in stats.WARNING_CODES for w in stats.stability_warnings(df))
+    assert all(w.code in stability.WARNING_CODES for w in stability.stability_warnings(df))
     marks = stats.compare(df, df, resamples=200)["mark"]
     assert set(marks) <= {"not significant", "not comparable"}
 
@@ -328,11 +328,11 @@ def test_never_raises_on_finite_positive_data(df: pd.DataFrame) -> None:
 
 
 def test_stable_samples_warn_nothing() -> None:
-    assert stats.stability_warnings(rows(normal(1000, 10, 10, 1))) == []
+    assert stability.stability_warnings(rows(normal(1000, 10, 10, 1))) == []
 
 
 def test_high_cv_warning() -> None:
-    warnings = stats.stability_warnings(rows(normal(1000, 150, 10, 1)))
+    warnings = stability.stability_warnings(rows(normal(1000, 150, 10, 1)))
     (cv,) = [w for w in warnings if w.code == "high-cv"]
     assert cv.subject == f"{W}/{M}/native"
     assert "> 5%" in cv.message and "repeats" in cv.advice
@@ -341,13 +341,13 @@ def test_high_cv_warning() -> None:
 def test_outlier_warning_names_the_round() -> None:
     values = list(normal(1000, 5, 10, 1))
     values[6] = 2000.0
-    warnings = stats.stability_warnings(rows(values))
+    warnings = stability.stability_warnings(rows(values))
     (out,) = [w for w in warnings if w.code == "outliers"]
     assert "1 of 10" in out.message and "round 6" in out.message
 
 
 def test_outliers_when_mad_is_zero() -> None:
-    warnings = stats.stability_warnings(rows([100.0] * 8 + [101.0, 500.0]))
+    warnings = stability.stability_warnings(rows([100.0] * 8 + [101.0, 500.0]))
     (out,) = [w for w in warnings if w.code == "outliers"]
     assert "round 9" in out.message and "round 8" not in out.message
 
@@ -358,7 +358,7 @@ def test_outliers_when_mad_is_zero() -> None:
 )
 def test_slow_first_is_direction_aware(first: float, higher_is_better: bool, warned: bool) -> None:
     values = [first, *normal(1000, 5, 9, 1)]
-    warnings = stats.stability_warnings(rows(values, higher_is_better=higher_is_better))
+    warnings = stability.stability_warnings(rows(values, higher_is_better=higher_is_better))
     assert ("slow-first" in codes(warnings)) is warned
     if warned:
         (slow,) = [w for w in warnings if w.code == "slow-first"]
@@ -367,7 +367,7 @@ def test_slow_first_is_direction_aware(first: float, higher_is_better: bool, war
 
 
 def test_few_repeats_warning() -> None:
-    warnings = stats.stability_warnings(
+    warnings = stability.stability_warnings(
         cat(rows([1000.0, 1001.0, 999.0]), rows(normal(1000, 5, 10, 1), platform="docker"))
     )
     assert codes(warnings, f"{W}/{M}/native") == {"few-repeats"}
@@ -375,8 +375,8 @@ def test_few_repeats_warning() -> None:
 
 
 def test_run_warnings() -> None:
-    assert stats.run_warnings(failed_trials=0, total_trials=10, busy=[], accel="kvm") == []
-    warnings = stats.run_warnings(
+    assert stability.run_warnings(failed_trials=0, total_trials=10, busy=[], accel="kvm") == []
+    warnings = stability.run_warnings(
         failed_trials=2, total_trials=10, busy=["load 3.1 on 2 CPUs", "swap in use"], accel="tcg"
     )
     assert [w.code for w in warnings] == ["failed-trials", "busy-host", "emulated"]
