@@ -54,12 +54,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint + format check) on everything, mypy --strict on bench/."""
+    """ruff (lint + format check) on everything, mypy --strict on bench/, and the layer
+    contract (import-linter, pyproject's [tool.importlinter]): no module imports upwards."""
     _host_setup(session)
     session.install("-e", ".[lint]")
     session.run("ruff", "check", "bench", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "bench", "tests", "noxfile.py")
     session.run("mypy", "bench")
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session

@@ -1,4 +1,4 @@
-"""`vcbench exec` and `vcbench gc`; bench/cli.py registers these commands."""
+"""`vcbench exec` and `vcbench gc`; bench/cli/main.py registers these commands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`vcbench images ...`: build, list and remove image sets. Registered by bench/cli.py."""
+"""`vcbench images ...`: build, list and remove image sets. Registered by bench/cli/main.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`vcbench prune DIR... --keep-raw-days N`: bound a results store (see bench/retention.py)."""
+"""`vcbench prune DIR... --keep-raw-days N`: bound a results store (see bench/data/retention.py)."""
 
 from __future__ import annotations
 

@@ -180,7 +180,7 @@ class Suite(Strict):
     workloads: tuple[Name, ...]
     overrides: Mapping[str, Mapping[str, Any]] = {}
     # The claim experiments the suite runs after its trials: name -> settings (checked
-    # against bench/experiments/registry.py when the run is planned).
+    # against bench/experiments/catalog.py when the run is planned).
     experiments: Mapping[Name, Mapping[str, Any]] = {}
     # The VM profiles the libvirt platform runs as (--vm-profile overrides): the suite that
     # feeds the claims carries `emulated` too, for C9's para- vs full virtualisation.

@@ -131,7 +131,7 @@ class Event:
 class ExperimentRecord:
     """One value a claim experiment measured (density, elasticity, isolation, sizes...).
 
-    The claims (bench/claims.py) read these and the suite's samples; nothing else does.
+    The claims (bench/analysis/claims/) read these and the suite's samples; nothing else does.
     A value that is text (a kernel release) goes in `text` with `value` None.
     """
 

@@ -1,3 +1,3 @@
 """The claim experiments: measurements that are not one command's output (sizes, density,
 elasticity, isolation...). Each writes ExperimentRecords into the run directory; the
-claims (bench/claims.py) turn them, with the suite's samples, into verdicts."""
+claims (bench/analysis/claims/) turn them, with the suite's samples, into verdicts."""

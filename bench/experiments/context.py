@@ -24,7 +24,7 @@ class ExperimentContext:
 
 
 class Experiment(Protocol):
-    """Registered by name in bench/experiments/registry.py and made with no arguments.
+    """Registered by name in bench/experiments/catalog.py and made with no arguments.
 
     A class may also set `defaults: ClassVar[Mapping[str, int | float | str | bool]]`: the
     settings a suite may give it (any other key, or a value of another type, is refused

@@ -7,7 +7,7 @@ Layout under <cache>/images/:
 
 Everyone may read the cache: libvirt's unprivileged QEMU user opens the VM disk, kernel and
 initramfs, so directories are 0755 and an entry's own files 0644, whatever the umask. Only
-its owner writes it (as root, a root-owned /var/cache/vcbench: see bench/paths.py).
+its owner writes it (as root, a root-owned /var/cache/vcbench: see bench/core/paths.py).
 """
 
 from __future__ import annotations

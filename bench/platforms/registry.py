@@ -1,7 +1,7 @@
 """Platform name -> class, spelled out: adding a platform is one line here.
 
 The VM platform comes in one variant per VM profile: `libvirt` is the default profile,
-`libvirt-<profile>` (libvirt-tuned, libvirt-emulated) the others (bench/platform_names.py).
+`libvirt-<profile>` (libvirt-tuned, libvirt-emulated) the others (bench/core/platform_names.py).
 """
 
 from __future__ import annotations

@@ -1,47 +1,46 @@
 """The claims of the project's study notes, each put to this run's own measurements.
 
 `assess(run)` gives one ClaimVerdict per claim, C1..C12, always all twelve, in order: the
-verdict, why in plain words with the numbers, the figures with their intervals, the caveats
-(TCG emulation, small samples) and the published figures to read ours beside.
+verdict, why in plain words with the numbers, the figures with their intervals and n, the
+caveats (TCG emulation, small samples) and the published figures to read ours beside.
 
-Pure, like bench/stats.py: a RunData in, verdicts out; it imports the results schema, the
-statistics and the published figures, never the platforms or the runner. Every interval is
-bench.analysis.stats.summarize's (bootstrap of the median); nothing here re-does statistics.
+Pure: a RunData in, verdicts out; it imports the results schema, the statistics and the
+published figures (references), never the platforms or the runner. Every comparison is the
+gate's (bench.analysis.gate, through stats.summarize); nothing here decides otherwise.
 
 Modules: model (the claims and the verdict's shape), evidence (the run as the rules read it,
-and how figures are compared), instances (C1, C2, C4, C5, C6, C11: what an instance is and
-costs), speed (C3, C7, C8, C9, C10); C12 is here.
+the family tally and the one rule from gate verdicts to a claim's verdict), costs (C1, C2,
+C4, C5, C6, C11: what an instance is and costs), speed (C3, C7, C8, C9, C10); C12 is here.
 
 Decision rules (the same words are in each verdict's reason):
 - Missing data is never guessed at: "not measured in this run", with what to run.
-- "A below B" means A's 95% interval ends below B's (with one repeat only, the two values,
-  flagged as a caveat); overlapping intervals show no difference.
+- A comparison ("the container uses less memory than the VM") is the gate's verdict on the
+  two platforms' figures; the figures one claim rests on are one family (Holm). The claim's
+  verdict follows by evidence.claim_verdict: supported when as many hold as the claim needs
+  (all, most, or any with none against), inconclusive while the undecided could still make
+  up the difference, partly supported when some hold, not supported otherwise.
+- Exact readings (sizes in bytes, kernel releases, nproc and MemTotal) are compared as they
+  are: there is no sampling noise to test.
 - C1 kernel: supported when the container's `uname -r` equals the host's and the VM's differs.
 - C2 image size: supported when the VM's total (disk + kernel + initramfs) is at least ten
   times the container image (an order of magnitude: "MB vs GB").
-- C3 start-up: supported when, for every start-up workload run (warm, cold), the container's
-  p50 is below the VM's (intervals apart).
-- C4 memory: supported when the container's idle memory is below the VM's, and its loaded
-  memory too where measured; from the idle-footprint workload when the experiment did not run.
-- C5 disk: supported when the container's disk per instance after the same work is below the
-  VM's.
-- C6 density: supported when more containers than VMs started within the same budget, or, if
-  both stopped at the same cap, each container cost less memory than each VM.
-- C7 elasticity: supported when every limit change measured on the container takes effect in
-  under QUICK_S, median.
+- C3 start-up: the container starts faster than the VM for every start-up workload (all).
+- C4 memory: the container uses less than the VM, idle and loaded (all); from the
+  idle-footprint workload when the experiment did not run.
+- C5 disk: the container's disk per instance after the same work is less than the VM's.
+- C6 density: each container costs the host less memory than each VM (step-bytes: what
+  each instance of the ramp added); the counts are one ramp each and are shown, not judged.
+- C7 elasticity: every limit change takes effect faster on the container than on the VM
+  (all), and within QUICK_S (the container's interval ends below it), else partly.
 - C8 overhead: under TCG "not measurable here" (the VM figures measure emulation); under KVM
-  supported when the VM is worse than native on most measured metrics, partly on some;
-  inconclusive when it is worse on none but some are undecided.
+  the VM is worse than native on most measured metrics (supported) or some (partly).
 - C9 para-virtualisation: virtio (`libvirt`) better than emulated devices
-  (`libvirt-emulated`) on most disk and network metrics, and worse than native; under TCG the
-  second half is not measurable, so at best "partly supported". Inconclusive while the
-  undecided metrics (too few or too noisy repeats, not "no difference") could still make the
-  majority.
-- C10 isolation: supported when, for some victim, the container's slowdown beside a noisy
-  neighbour exceeds the VM's (intervals apart) and it is below the VM's for none; inconclusive
-  when the intervals overlap for every victim and rest on fewer than FEW repeats.
+  (`libvirt-emulated`) on most disk and network metrics, and worse than native on most;
+  under TCG the second half is not measurable, so at best "partly supported".
+- C10 isolation: the container keeps less of its throughput beside a noisy neighbour than
+  the VM (with/alone, paired by repeat) for some victim, and more for none (any).
 - C11 visibility: supported when, inside the container, nproc or the memory total shows more
-  than its limits (the host's), while the VM shows its own.
+  than its limits while the VM shows its own; never without the VM's view.
 - C12: one host cannot measure orchestration across hosts.
 """
 

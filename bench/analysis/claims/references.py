@@ -156,7 +156,7 @@ def references_for(workload: str) -> list[Reference]:
     return [r for r in REFERENCES if r.workload == workload]
 
 
-# --- published figures beside the claims (bench/claims.py) -----------------------------------
+# --- published figures beside the claims ------------------------------------------------------
 # The claims' second table in the project's study notes. Start-up, density, footprint and
 # isolation figures are not overheads on one of our workload metrics, so they are stated as
 # published, beside the claim, never mapped onto a cell; C8 reuses REFERENCES above.
