@@ -184,6 +184,22 @@ def _startup(draw: Draw, n: int, factor: float, rng: np.random.Generator) -> Run
     return _run(samples=samples)
 
 
+def _sandbox(draw: Draw, n: int, factor: float, rng: np.random.Generator) -> RunData:
+    """gvisor against the VM: start-up `factor` times the VM's, system calls 1/`factor`."""
+    samples = [
+        _sample(w, "startup_s", p, v / CENTRE * (factor if p == "gvisor" else 1.0), hib=False)
+        for w in speed.STARTUP_WORKLOADS
+        for p in ("gvisor", "libvirt")
+        for v in draw(rng, n)
+    ]
+    samples += [
+        _sample(*speed.SYSCALL, p, v / CENTRE / (factor if p == "gvisor" else 1.0), hib=False)
+        for p in ("gvisor", "libvirt")
+        for v in draw(rng, n)
+    ]
+    return _run(samples=samples)
+
+
 def _records_of(
     experiment: str, metrics: Sequence[str], scale: float
 ) -> Callable[[Draw, int, float, np.random.Generator], RunData]:
@@ -257,6 +273,7 @@ CLAIM_SCENARIOS: Final[dict[str, tuple[Callable[[evidence.RunView], Finding], Sc
         1 + EFFECT,
     ),
     "C10": (speed.isolation, _isolation, 1 - EFFECT),
+    "C13": (speed.sandbox, _sandbox, 1 - EFFECT),
 }
 CLAIMED: Final = ("supported", "partly supported")
 

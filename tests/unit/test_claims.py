@@ -100,9 +100,9 @@ def spread(centre: float, n: int = 6, width: float = 0.01) -> list[float]:
 # --- every claim, always ---------------------------------------------------------------------
 
 
-def test_twelve_claims_in_order_with_the_published_figures() -> None:
+def test_thirteen_claims_in_order_with_the_published_figures() -> None:
     verdicts = assess(run_of())
-    assert [v.id for v in verdicts] == [f"C{i}" for i in range(1, 13)]
+    assert [v.id for v in verdicts] == [f"C{i}" for i in range(1, 14)]
     assert [v.claim for v in verdicts] == [c.text for c in CLAIMS]
     assert all(v.verdict in VERDICTS for v in verdicts)
     refs = {v.id: v.references for v in verdicts}
@@ -581,12 +581,12 @@ def test_no_records_no_support_for_experiment_claims(
 # --- exports and the terminal --------------------------------------------------------------------
 
 
-def test_claims_export_is_a_json_list_of_twelve_verdicts() -> None:
+def test_claims_export_is_a_json_list_of_thirteen_verdicts() -> None:
     from bench.report.export import FORMATS, serialize
 
     assert "claims" in FORMATS
     data = json.loads(serialize(load_run(TCG_RUN), "claims"))
-    assert [d["id"] for d in data] == [f"C{i}" for i in range(1, 13)]
+    assert [d["id"] for d in data] == [f"C{i}" for i in range(1, 14)]
     c3 = data[2]
     assert c3["verdict"] == "inconclusive" and c3["figures"][0]["unit"] == "s"
     assert all(
@@ -607,7 +607,7 @@ def test_terminal_summary_has_one_line_per_claim() -> None:
     from bench.report.terminal import claim_lines
 
     lines = claim_lines(load_run(TCG_RUN))
-    assert len(lines) == 13
+    assert len(lines) == 14
     assert lines[3].split()[:2] == ["C3", "inconclusive"] and "313 ms [" in lines[3]
     assert "(n=2)" in lines[3]
     assert lines[1].endswith("to measure: vcbench run --experiments kernel")
@@ -643,3 +643,36 @@ def test_terminal_summary_says_when_the_gate_is_not_armed() -> None:
     line = gate_not_armed(summary_frame(load_run(TCG_RUN)))
     assert line.startswith("14 of 18 figures have fewer than 5 repeats a side")
     assert "--repeats 5" in line
+
+
+# --- C13 the user-space kernel sandbox ----------------------------------------------------------
+
+
+def sandbox(start: float, calls: float, n: int = 8, accel: str = "kvm") -> list[Sample]:
+    """gvisor's start-up and syscall-small-io figures against a VM's (1 s and 0.5 s)."""
+    out = []
+    for platform, s, c in (("gvisor", start, calls), ("libvirt", 1.0, 0.5), ("docker", 0.3, 0.01)):
+        for w in ("startup-warm", "startup-cold"):
+            out += series(w, "startup_s", platform, spread(s, n), unit="s", hib=False)
+        out += series("syscall-small-io", "seconds", platform, spread(c, n), unit="s", hib=False)
+    return out
+
+
+def test_c13_sandbox_starts_like_a_container_and_pays_per_system_call() -> None:
+    yes = verdict_of(run_of(samples=sandbox(0.35, 2.5)), "C13")
+    assert yes.verdict == "supported" and "3 of 3 as claimed" in yes.reason
+    assert "syscall-small-io gvisor" in yes.key and "(n=8)" in yes.key
+    assert {f.platform for f in yes.figures} >= {"gvisor", "libvirt", "docker"}
+    # as slow to start as the VM: only the system-call half holds
+    half = verdict_of(run_of(samples=sandbox(1.0, 2.5)), "C13")
+    assert half.verdict == "partly supported"
+    # system calls as cheap as the VM's, start-up as slow: nothing holds
+    none = verdict_of(run_of(samples=sandbox(1.0, 0.5)), "C13")
+    assert none.verdict == "not supported"
+    few = verdict_of(run_of(samples=sandbox(0.35, 2.5, n=3)), "C13")
+    assert few.verdict == "inconclusive" and "too few repeats" in few.reason
+    tcg = verdict_of(run_of(accel="tcg", samples=sandbox(0.35, 2.5)), "C13")
+    assert any("accel=tcg" in c for c in tcg.caveats)
+    absent = [s for s in sandbox(0.35, 2.5) if s.platform != "gvisor"]
+    gone = verdict_of(run_of(samples=absent), "C13")
+    assert gone.verdict == "not measured in this run" and "gvisor" in gone.how

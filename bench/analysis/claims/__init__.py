@@ -1,6 +1,6 @@
 """The claims of the project's study notes, each put to this run's own measurements.
 
-`assess(run)` gives one ClaimVerdict per claim, C1..C12, always all twelve, in order: the
+`assess(run)` gives one ClaimVerdict per claim, C1..C13, always all thirteen, in order: the
 verdict, why in plain words with the numbers, the figures with their intervals and n, the
 caveats (TCG emulation, small samples) and the published figures to read ours beside.
 
@@ -10,7 +10,7 @@ gate's (bench.analysis.gate, through stats.summarize); nothing here decides othe
 
 Modules: model (the claims and the verdict's shape), evidence (the run as the rules read it,
 the family tally and the one rule from gate verdicts to a claim's verdict), costs (C1, C2,
-C4, C5, C6, C11: what an instance is and costs), speed (C3, C7, C8, C9, C10); C12 is here.
+C4, C5, C6, C11: what an instance is and costs), speed (C3, C7, C8, C9, C10, C13); C12 is here.
 
 Decision rules (the same words are in each verdict's reason):
 - Missing data is never guessed at: "not measured in this run", with what to run.
@@ -42,6 +42,8 @@ Decision rules (the same words are in each verdict's reason):
 - C11 visibility: supported when, inside the container, nproc or the memory total shows more
   than its limits while the VM shows its own; never without the VM's view.
 - C12: one host cannot measure orchestration across hosts.
+- C13 sandbox: gvisor starts faster than the VM on every start-up workload and is slower on
+  the system-call microbenchmark (all, one family).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ __all__ = ["CLAIMS", "HOW", "VERDICTS", "Claim", "ClaimFigure", "ClaimVerdict", 
 
 
 def assess(run: RunData) -> tuple[ClaimVerdict, ...]:
-    """One verdict per claim, C1..C12 in order, whatever the run holds."""
+    """One verdict per claim, C1..C13 in order, whatever the run holds."""
     data = RunView(run)
     rules: dict[str, Callable[[RunView], Finding]] = {
         "C1": costs.kernel,
@@ -88,6 +90,7 @@ def assess(run: RunData) -> tuple[ClaimVerdict, ...]:
         "C10": speed.isolation,
         "C11": costs.visibility,
         "C12": _orchestration,
+        "C13": speed.sandbox,
     }
     out = []
     for claim in CLAIMS:

@@ -16,6 +16,7 @@ from bench.data.outcomes import current_records, outcomes
 from bench.data.results import ExperimentRecord, RunData, Sample
 
 CONTAINER: Final = "docker"
+SANDBOX: Final = "gvisor"
 VM: Final = "libvirt"
 NATIVE: Final = "native"
 EMULATED_VM: Final = "libvirt-emulated"
@@ -210,6 +211,15 @@ class Tally:
     equal: int  # "no difference": a difference that matters ruled out
     undecided: int  # inconclusive: too few, too noisy or bad numbers
     total: int
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.hits + other.hits,
+            self.against + other.against,
+            self.equal + other.equal,
+            self.undecided + other.undecided,
+            self.total + other.total,
+        )
 
     def text(self) -> str:
         parts = [f"{self.hits} of {self.total} as claimed"]

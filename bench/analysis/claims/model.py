@@ -98,6 +98,13 @@ CLAIMS: Final[tuple[Claim, ...]] = (
         "what nproc and free report inside each platform vs the limits set",
     ),
     Claim("C12", "Kubernetes orchestrates containers across hosts", "not measured on one host"),
+    Claim(
+        "C13",
+        "A user-space kernel sandbox (gVisor) costs less than a VM at start-up but more on"
+        " system-call-heavy work",
+        "start-up latency (warm, cold) and a system-call microbenchmark (syscall-small-io:"
+        " 100,000 one-byte read/write calls) on gvisor against libvirt, from the same rootfs",
+    ),
 )
 
 # What to run when a claim's data is missing from a run.
@@ -115,6 +122,8 @@ HOW: Final = {
     "C10": "vcbench run --experiments isolation",
     "C11": "vcbench run --experiments visibility",
     "C12": "several hosts: Kubernetes (kind, KubeVirt) is outside what vcbench measures",
+    "C13": "vcbench run --suite quick --platforms native,docker,gvisor,libvirt (runsc installed"
+    " by `vcbench host setup`)",
 }
 EXPERIMENT_OF: Final = {
     "C1": "kernel",

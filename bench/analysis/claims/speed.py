@@ -16,6 +16,7 @@ from bench.analysis.claims.evidence import (
     EMULATED_VM,
     GATE_RULE,
     NATIVE,
+    SANDBOX,
     TCG_SPEED,
     VM,
     RunView,
@@ -338,3 +339,55 @@ def _slow_text(s: Stat) -> str:
     if low is not None and high is not None:
         text += f" [{low:+.1%}, {high:+.1%}]"
     return text + f" (n={s.n})"
+
+
+# --- C13 the user-space kernel sandbox ------------------------------------------------------------
+
+SYSCALL: Final = ("syscall-small-io", "seconds")
+
+
+def sandbox(data: RunView) -> Finding:
+    starts = sample_rows(data.workload_frame((w, "startup_s") for w in STARTUP_WORKLOADS))
+    calls = sample_rows(data.workload_frame([SYSCALL]))
+    figures = [
+        s.figure(metric=f"{s.workload} {s.metric}")
+        for s in summarize_rows(starts + calls)
+        if s.platform in (CONTAINER, SANDBOX, VM, NATIVE)
+    ]
+    mine, theirs = versus(starts + calls, SANDBOX, VM)  # one family: start-up and syscalls
+    start_keys = [k for k in mine if k[0] in STARTUP_WORKLOADS]
+    if SYSCALL not in mine or not start_keys:
+        return missing(
+            "needs start-up and syscall-small-io samples on both gvisor and libvirt", figures
+        )
+    faster = tally([mine[k] for k in start_keys], "better")
+    slower = tally([mine[SYSCALL]], "worse")
+    t = faster + slower
+    verdict = claim_verdict(t, "all")
+    parts = [f"{k[0]}: gvisor {judged_text(mine[k], theirs[k])}" for k in start_keys]
+    parts.append(f"syscall-small-io: gvisor {judged_text(mine[SYSCALL], theirs[SYSCALL])}")
+    rule = (
+        "gvisor starts faster than the VM on every start-up workload and is slower than it on"
+        f" the system-call microbenchmark, by {GATE_RULE}"
+    )
+    caveats = few_caveats(*(s for k in mine for s in (mine[k], theirs[k])))
+    accels = sorted({s.accel for s in data.samples if s.platform == SANDBOX and s.accel})
+    if accels:
+        caveats.append(
+            f"gVisor ran as {', '.join(accels)}: on ptrace every system call is a round trip"
+            " through the host kernel to gVisor's sentry, the slowest of its platforms"
+            " (systrap and KVM trap faster)"
+        )
+    if data.tcg:
+        caveats.append(
+            TCG_SPEED + ": the VM's start-up and its system calls are emulated guest time; under"
+            " KVM its start-up is faster and a guest system call never leaves the guest"
+        )
+    w = start_keys[0]
+    key = (
+        f"syscall-small-io gvisor {with_interval(mine[SYSCALL])} vs VM"
+        f" {with_interval(theirs[SYSCALL])}; {w[0]} gvisor {with_interval(mine[w])} vs VM"
+        f" {with_interval(theirs[w])}"
+    )
+    reason = "; ".join(parts) + f". {t.text()}. Rule: {rule}."
+    return Finding(verdict, reason, tuple(figures), tuple(caveats), key)
