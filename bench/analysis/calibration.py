@@ -174,30 +174,36 @@ def _repeated(
 Scenario = Callable[[Draw, int, float, np.random.Generator], RunData]
 
 
-def _startup(draw: Draw, n: int, factor: float, rng: np.random.Generator) -> RunData:
-    samples = [
-        _sample(w, "startup_s", p, v / CENTRE * (factor if p == "docker" else 1.0), hib=False)
-        for w in speed.STARTUP_WORKLOADS
-        for p in ("docker", "libvirt")
+def _timed(
+    subject: str,
+    pairs: Sequence[tuple[str, str]],
+    draw: Draw,
+    n: int,
+    factor: float,
+    rng: np.random.Generator,
+) -> list[Sample]:
+    """Seconds (lower is better) of `subject` and the VM for each (workload, metric), the
+    subject's `factor` times the VM's."""
+    return [
+        _sample(w, m, p, v / CENTRE * (factor if p == subject else 1.0), hib=False)
+        for w, m in pairs
+        for p in (subject, "libvirt")
         for v in draw(rng, n)
     ]
-    return _run(samples=samples)
+
+
+STARTUPS: Final = tuple((w, "startup_s") for w in speed.STARTUP_WORKLOADS)
+
+
+def _startup(draw: Draw, n: int, factor: float, rng: np.random.Generator) -> RunData:
+    return _run(samples=_timed("docker", STARTUPS, draw, n, factor, rng))
 
 
 def _sandbox(draw: Draw, n: int, factor: float, rng: np.random.Generator) -> RunData:
     """gvisor against the VM: start-up `factor` times the VM's, system calls 1/`factor`."""
-    samples = [
-        _sample(w, "startup_s", p, v / CENTRE * (factor if p == "gvisor" else 1.0), hib=False)
-        for w in speed.STARTUP_WORKLOADS
-        for p in ("gvisor", "libvirt")
-        for v in draw(rng, n)
-    ]
-    samples += [
-        _sample(*speed.SYSCALL, p, v / CENTRE / (factor if p == "gvisor" else 1.0), hib=False)
-        for p in ("gvisor", "libvirt")
-        for v in draw(rng, n)
-    ]
-    return _run(samples=samples)
+    starts = _timed("gvisor", STARTUPS, draw, n, factor, rng)
+    calls = _timed("gvisor", (speed.SYSCALL,), draw, n, 1 / factor, rng)
+    return _run(samples=starts + calls)
 
 
 def _records_of(
