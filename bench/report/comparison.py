@@ -91,12 +91,24 @@ class ComparisonResult:
         idle = comparable.loc[~comparable["armed"].astype(bool)]
         if idle.empty:
             return ""
-        ns = sorted({int(n) for n in (*idle["n_a"], *idle["n_b"])})
-        span = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+        reasons = idle["reason"].astype(str)
+        few = idle.loc[reasons.str.startswith(("too few repeats", "the U test cannot reach"))]
+        parts = []
+        if not few.empty:
+            ns = sorted({int(n) for n in (*few["n_a"], *few["n_b"])})
+            span = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+            parts.append(
+                f"{len(few)} for too few repeats ({span}; --repeats {gate.MIN_REPEATS} or more"
+                " on both runs arms it)"
+            )
+        if len(few) < len(idle):
+            parts.append(
+                f"{len(idle) - len(few)} for their numbers (a median of 0, values that are not"
+                " numbers: see each figure's reason)"
+            )
         return (
-            f"gate not armed for {len(idle)} of {len(comparable)} figures ({span}): no"
-            f" regression there can be detected; --repeats {gate.MIN_REPEATS} or more on both"
-            " runs arms it"
+            f"gate not armed for {len(idle)} of {len(comparable)} figures, no regression there"
+            f" can be detected: {'; '.join(parts)}"
         )
 
 

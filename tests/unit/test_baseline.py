@@ -159,5 +159,6 @@ def test_too_few_repeats_say_the_gate_is_not_armed_never_a_silent_pass(tmp_path:
     halved = judge(three("20260102-000000-bbbbbb", 2, 0.5), root)
     assert not halved.regressed  # halved, yet three repeats cannot show it...
     assert any(  # ...and the check says so instead of passing in silence
-        line.startswith("gate not armed for 1 of 1 figures (n=3)") for line in halved.lines
+        line.startswith("gate not armed for 1 of 1 figures") and "too few repeats (n=3;" in line
+        for line in halved.lines
     )
