@@ -32,7 +32,7 @@ class Experiment(Protocol):
     """
 
     name: str  # the ExperimentRecord.experiment of everything it yields
-    claims: tuple[str, ...]  # the ids of the claims it informs (bench.analysis.claims), e.g. ("C6",)
+    claims: tuple[str, ...]  # the claim ids it informs (bench.analysis.claims), e.g. ("C6",)
 
     def run(self, ctx: ExperimentContext) -> Iterator[ExperimentRecord]:
         """Measure, yielding records as they come (they are written at once, so a crash
