@@ -36,7 +36,6 @@ from numpy.typing import ArrayLike
 from scipy import stats as sps
 
 Call = Literal["better", "worse", "no difference", "inconclusive"]
-CALLS: Final[tuple[Call, ...]] = ("better", "worse", "no difference", "inconclusive")
 
 # The defaults, in one place: the summary, compare, the regression check and the claims read
 # these (a workload's TOML may set its own min_effect per metric).
@@ -96,11 +95,6 @@ class Decision:
     reason: str
     p_used: float  # the p the gate compared with alpha (Holm-adjusted in a family)
     armed: bool  # whether "better"/"worse" was reachable at all with these n
-
-    @property
-    def decided(self) -> bool:
-        """A finding: better, worse, or a difference ruled out. Inconclusive is not one."""
-        return self.call != "inconclusive"
 
 
 # --- pieces the gate and its callers share ---------------------------------------------------

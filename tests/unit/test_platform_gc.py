@@ -13,7 +13,12 @@ from bench.platforms import gc, labels
 
 @pytest.fixture(autouse=True)
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Owners, runs and their work dirs in tmp_path. podman is daemonless and asked whenever it
+    is installed: with the owner records moved here every real run would look dead, so its
+    finders see nothing (a unit run must never remove a live benchmark's containers)."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.setattr(gc, "_podman_containers", lambda: [])
+    monkeypatch.setattr(gc, "_podman_networks", lambda: [])
     return tmp_path
 
 

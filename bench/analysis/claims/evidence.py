@@ -20,7 +20,6 @@ SANDBOX: Final = "gvisor"
 VM: Final = "libvirt"
 NATIVE: Final = "native"
 EMULATED_VM: Final = "libvirt-emulated"
-FEW: Final = gate.MIN_REPEATS  # below this many repeats the gate gives no verdict
 TCG_SPEED: Final = (
     "accel=tcg: the VM figures are emulation, not virtualisation; they do not say what a VM"
     " costs under KVM"
@@ -98,19 +97,6 @@ class Stat:
     verdict: str = ""  # the gate's call against the reference (bench.analysis.gate)
     higher_is_better: bool = True
     reason: str = ""  # the gate's reason
-
-    def direction(self) -> Literal["better", "worse", "unclear"]:
-        """Against the reference, as the gate (bench.analysis.gate) called it: nothing else
-        decides."""
-        if self.verdict == "better":
-            return "better"
-        return "worse" if self.verdict == "worse" else "unclear"
-
-    def undecided(self) -> bool:
-        """Unclear for want of data (too few or too noisy repeats, bad numbers), not found
-        equal: "no difference" is a finding, since its interval rules out any difference
-        that matters."""
-        return self.verdict == "inconclusive"
 
     def figure(self, note: str = "", metric: str = "") -> ClaimFigure:
         return ClaimFigure(
@@ -267,12 +253,12 @@ def claim_verdict(t: Tally, need: Need) -> Verdict:
 
 def few_caveats(*found: Stat) -> list[str]:
     """A caveat for figures too few for the gate: it judges none of them."""
-    few = sorted({f"{s.platform} {s.metric} n={s.n}" for s in found if s.n < FEW})
+    few = sorted({f"{s.platform} {s.metric} n={s.n}" for s in found if s.n < gate.MIN_REPEATS})
     if not few:
         return []
     return [
-        f"fewer than {FEW} repeats ({', '.join(few)}): the gate gives these no verdict, so"
-        " they can leave the claim only inconclusive"
+        f"fewer than {gate.MIN_REPEATS} repeats ({', '.join(few)}): the gate gives these no"
+        " verdict, so they can leave the claim only inconclusive"
     ]
 
 
