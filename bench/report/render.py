@@ -26,7 +26,6 @@ from markupsafe import Markup
 
 from bench.analysis.claims import assess
 from bench.core.paths import atomic_path, reports_dir
-from bench.core.platform_names import VM, base_of
 from bench.data.results import TIMESERIES, RunData, load_run
 from bench.report.claims_view import claim_rows
 from bench.report.gate_method import gate_method
@@ -37,6 +36,7 @@ from bench.report.run_facts import event_rows, flatten, header_rows, workload_pl
 from bench.report.run_frames import (
     finite_samples,
     plan_of,
+    platform_tags,
     run_platforms,
     summarize_run,
     vm_accel,
@@ -93,7 +93,7 @@ def render_run(
         "tcg": tcg_banner(run) if accel == "tcg" else None,
         "notices": run_notices(run, frame, accel),
         "platforms": platforms,
-        "tcg_platforms": [p for p in platforms if base_of(p) == VM] if accel == "tcg" else [],
+        "platform_tags": platform_tags(frame, platforms, accel),
         "groups": summary_groups(run, summary, platforms),
         "claims": claim_rows(assess(run)),
         "references": reference_rows(summary, accel),

@@ -78,3 +78,15 @@ def vm_accel(run: RunData, platforms: Sequence[str]) -> str:
 def workload_order(run: RunData, frame: pd.DataFrame) -> list[str]:
     planned = [str(w["name"]) for w in plan_workloads(run)]
     return list(dict.fromkeys([*planned, *frame["workload"].astype(str)]))
+
+
+def platform_tags(frame: pd.DataFrame, platforms: list[str], accel: str) -> dict[str, str]:
+    """What runs a platform's figures where that changes what they mean, for its column's
+    head: the VM's TCG emulation, the sandbox's runsc platform (its samples' accel)."""
+    tags = {p: "TCG emulation" for p in platforms if base_of(p) == VM and accel == "tcg"}
+    for platform in platforms:
+        found = set(frame.loc[frame["platform"] == platform, "accel"].dropna().astype(str))
+        runsc = sorted(a for a in found if a.startswith("runsc-"))
+        if runsc:
+            tags[platform] = ", ".join(a.replace("-", " ") for a in runsc)
+    return tags

@@ -377,3 +377,19 @@ def test_claims_section_under_tcg_says_so_and_sets_published_figures_beside(
     assert badge is not None and badge.group(1) == "inconclusive"  # two repeats a side
     assert "accel=tcg" in c3 and "[312.3" in c3 and "too few repeats" in c3
     assert "the VM figures measure emulation" not in claims_part(host_html)
+
+
+def test_a_column_says_what_runs_its_figures() -> None:
+    import pandas as pd
+
+    from bench.report.run_frames import platform_tags
+
+    frame = pd.DataFrame(
+        {"platform": ["gvisor", "libvirt", "docker"], "accel": ["runsc-ptrace", "tcg", "host"]}
+    )
+    platforms = ["docker", "gvisor", "libvirt"]
+    assert platform_tags(frame, platforms, "tcg") == {
+        "gvisor": "runsc ptrace",
+        "libvirt": "TCG emulation",
+    }
+    assert platform_tags(frame, platforms, "kvm") == {"gvisor": "runsc ptrace"}
