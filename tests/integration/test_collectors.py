@@ -23,6 +23,8 @@ BURNER = ["sh", "-c", f"timeout {BURN_S} sh -c 'while :; do :; done'; true"]
 OWN: dict[str, list[tuple[str, str, str]]] = {
     "native": [("cgroup", "mem_bytes", "cpu_s")],
     "docker": [("cgroup", "mem_bytes", "cpu_s")],
+    "podman": [("cgroup", "mem_bytes", "cpu_s")],
+    "gvisor": [("cgroup", "mem_bytes", "cpu_s")],  # the sandbox's container cgroup
     "libvirt": [("qemu", "rss_bytes", "cpu_s"), ("libvirt", "actual_bytes", "vcpu_s")],
 }
 

@@ -96,7 +96,7 @@ def test_claims_section_in_a_browser(browser: Any, report: Path, size: str, tmp_
     width, height, mobile = SIZES[size]
     open_at(browser, report, width, height, mobile)
     rows = browser.find_elements(By.CSS_SELECTOR, "table.claims tr.claim")
-    assert len(rows) == 12
+    assert len(rows) == 13
     for row in rows:
         summary = row.find_element(By.CSS_SELECTOR, "details > summary")
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
