@@ -55,7 +55,7 @@ def list_cmd(as_json: bool) -> None:
 @images.command("rm")
 @click.argument("digest")
 def rm_cmd(digest: str) -> None:
-    """Remove the image set(s) whose digest starts with DIGEST, and their Docker image."""
+    """Remove the image sets whose digest starts with DIGEST, and their Docker and podman copies."""
     from bench.images.remove import remove
 
     for removed in remove(digest):

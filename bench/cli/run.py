@@ -24,6 +24,7 @@ from bench.core.workload import (
 )
 from bench.experiments.catalog import choose, parse_names
 from bench.host.availability import require_available
+from bench.platforms.host_refusals import with_host_refusals
 from bench.platforms.labels import new_run_id
 from bench.platforms.protocol import AccelChoice, Limits
 from bench.platforms.vm_profile import parse_profiles
@@ -35,6 +36,7 @@ from bench.platforms.vm_profile import parse_profiles
 def workloads_command(as_json: bool, suite: str | None) -> None:
     """List the workloads (workloads/*.toml) and what each measures."""
     found = select(suite) if suite else list(load_all().values())
+    found = with_host_refusals(found, ALL_PLATFORMS)
     if as_json:
         rows = [w.model_dump(mode="json") | {"hash": w.definition_hash()} for w in found]
         click.echo(json.dumps(rows, indent=2))
@@ -253,7 +255,7 @@ def _check_results_root(root: Path) -> None:
 def _on_platforms(chosen: list[Workload], platforms: tuple[str, ...]) -> list[Workload]:
     kept = []
     bases = {base_of(p) for p in platforms}  # a workload on libvirt runs on every VM profile
-    for w in chosen:
+    for w in with_host_refusals(chosen, sorted(bases)):
         # a platform the workload declares unsupported is skipped (recorded), never failed
         mine = tuple(p for p in w.platforms if p in bases and w.runs_on_platform(p))
         if mine:

@@ -60,13 +60,14 @@ def resume(ref: str, out: Output) -> None:
 
 
 def skip_events(workloads: Any, bases: tuple[str, ...], at: float) -> list[Any]:
-    """One `skipped` event per workload and platform of the run it declares unsupported."""
+    """One `skipped` event per workload and platform of the run it cannot run on: declared in
+    its `unsupported` table, or refused by this host's setup of the platform."""
 
     return [
         Event(
             "skipped",
             f"{w.name} does not run on {platform}: {why}",
-            "declared in the workload's `unsupported` table",
+            "`vcbench workloads` lists what runs where, and why not",
             at=at,
             data={"workload": w.name, "platform": platform, "reason": why},
         )

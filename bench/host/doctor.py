@@ -79,12 +79,12 @@ def check_runsc() -> Check:
         fix = f"{SETUP_FIX} (installs runsc, registers it in {runsc.DAEMON_JSON}, reloads dockerd)"
         return Check("runsc", "fail", problem, fix, ("gvisor",))
     version = tool_version([runsc.binary() or runsc.RUNTIME, "--version"])
-    flags = runsc.runtime_flags(runsc.registered())
+    entry = runsc.registered()
     return Check(
         "runsc",
         "ok",
-        f"{version}, dockerd runtime runsc, platform {flags['platform']},"
-        f" network {flags['network']}",
+        f"{version}, dockerd runtime runsc, platform {runsc.runtime_flags(entry)['platform']},"
+        f" network: {runsc.network_label(entry)}",
     )
 
 

@@ -11,74 +11,31 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.core.errors import HostError
+from bench.host.runsc_probe import (
+    FALLBACK_PLATFORM,
+    WRAPPER,
+    RunscChoice,
+    install_wrapper,
+    probe,
+    wrapper_current,
+)
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 DOCKER_PID = Path("/var/run/docker.pid")
+PROBE_RECORD = WRAPPER.parent / "runsc-probe.json"  # what the last probe chose, and why
 RUNTIME = "runsc"
-# Preferred first; 2022's Debian build knows no systrap, and KVM needs a /dev/kvm that runs
-# gVisor's own guest code (a nested kvm-pvm device hangs it): ptrace runs everywhere.
-PLATFORM_CHOICES = ("systrap", "kvm")
-FALLBACK_PLATFORM = "ptrace"
-PROBE_TIMEOUT_S = 15.0
 RELOAD_TIMEOUT_S = 20.0
 RUNSC_PATH = "/usr/bin/runsc"
-
-
-@dataclass(frozen=True)
-class RunscChoice:
-    """What runsc runs with here, and why: recorded in the fingerprint."""
-
-    platform: str
-    network: str  # "sandbox" (gVisor's netstack) or "host" (the host stack in the netns)
-    reason: str
-
-    def runtime_args(self) -> list[str]:
-        return [f"--platform={self.platform}", f"--network={self.network}"]
 
 
 def binary() -> str | None:
     """runsc's path: on PATH, or where Debian puts it (a venv's PATH may lack /usr/bin)."""
     return shutil.which(RUNTIME) or (RUNSC_PATH if Path(RUNSC_PATH).exists() else None)
-
-
-def _works(runsc: str, *args: str) -> bool:
-    """`runsc do true` with these flags finishes well within the probe timeout."""
-    argv = [runsc, *args, "do", "true"]
-    try:
-        done = subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0
-
-
-def probe(runsc: str) -> RunscChoice:
-    """The fastest platform that runs here, and netstack unless this runsc refuses it.
-
-    runsc 20221219 takes any network namespace that shows /proc/sys/net/core/rmem_default
-    for the host's (newer kernels show it in every one) and refuses netstack there: the host
-    network stack inside the container's own namespace is then the only network it has."""
-    platform = next(
-        (p for p in PLATFORM_CHOICES if _works(runsc, f"--platform={p}", "--network=none")),
-        FALLBACK_PLATFORM,
-    )
-    reason = platform
-    if platform == FALLBACK_PLATFORM:
-        reason += f" ({', '.join(PLATFORM_CHOICES)}: did not run here)"
-    if _works(runsc, f"--platform={platform}", "--network=sandbox"):
-        return RunscChoice(platform, "sandbox", reason + "; network: gVisor netstack")
-    return RunscChoice(
-        platform,
-        "host",
-        reason + "; network: host stack in the container's namespace (this runsc refuses"
-        " netstack here: its root-namespace check misfires on this kernel)",
-    )
 
 
 def read_config(path: Path = DAEMON_JSON) -> dict[str, Any]:
@@ -99,10 +56,10 @@ def registered(path: Path = DAEMON_JSON) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
-def with_runtime(config: dict[str, Any], runsc: str, choice: RunscChoice) -> dict[str, Any]:
+def with_runtime(config: dict[str, Any], choice: RunscChoice) -> dict[str, Any]:
     """config with runtimes.runsc added; every other key, and other runtimes, kept as they are."""
     runtimes = dict(config.get("runtimes") or {})
-    runtimes[RUNTIME] = {"path": runsc, "runtimeArgs": choice.runtime_args()}
+    runtimes[RUNTIME] = {"path": choice.path, "runtimeArgs": choice.runtime_args()}
     return {**config, "runtimes": runtimes}
 
 
@@ -115,16 +72,58 @@ def write_config(config: dict[str, Any], path: Path = DAEMON_JSON) -> None:
     os.replace(tmp, path)
 
 
-def register(path: Path = DAEMON_JSON) -> str | None:
-    """Add runsc to daemon.json if it is not there; what was done, or None if nothing was.
+def stale(entry: dict[str, Any] | None, record: Path = PROBE_RECORD) -> bool:
+    """An entry an earlier vcbench wrote on the host network, before it knew the wrapper (no
+    probe of this one on record chose it): worth a new probe. Any other entry is someone's
+    choice and stays as it is."""
+    if entry is None or entry.get("path") not in (binary(), str(WRAPPER)):
+        return False
+    args = entry.get("runtimeArgs") or []
+    ours = len(args) == 2 and args[0].startswith("--platform=") and args[1] == "--network=host"
+    return ours and recorded_choice(record) != entry
 
-    An existing runsc entry is left alone (someone chose its flags), and the file is only
-    rewritten when it changes."""
-    runsc = binary()
-    if runsc is None or registered(path) is not None:
+
+def recorded_choice(record: Path = PROBE_RECORD) -> dict[str, Any] | None:
+    """The runtime entry the last probe chose, with its reason, or None."""
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):
         return None
+    return data.get("entry") if isinstance(data, dict) else None
+
+
+def record_choice(choice: RunscChoice, record: Path = PROBE_RECORD) -> None:
+    entry = {"path": choice.path, "runtimeArgs": choice.runtime_args()}
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"entry": entry, "reason": choice.reason}, indent=2) + "\n")
+
+
+def needs_registering(path: Path = DAEMON_JSON, record: Path = PROBE_RECORD) -> bool:
+    """No runsc entry, an earlier vcbench's host-network one, or ours with its wrapper gone."""
+    entry = registered(path)
+    if entry is None or stale(entry, record):
+        return True
+    runsc = binary()
+    return entry.get("path") == str(WRAPPER) and runsc is not None and not wrapper_current(runsc)
+
+
+def register(path: Path = DAEMON_JSON, record: Path = PROBE_RECORD) -> str | None:
+    """Add runsc to daemon.json if it is not there (or is an earlier vcbench's host-network
+    entry); what was done, or None if nothing was. Someone else's runsc entry is left alone
+    (they chose its flags), and the file is only rewritten when it changes."""
+    runsc = binary()
+    if runsc is None or not needs_registering(path, record):
+        return None
+    before = registered(path)
+    if before is not None and not stale(before, record):  # ours, and only its wrapper is missing
+        install_wrapper(runsc)
+        return f"reinstalled {WRAPPER}, which dockerd runs as the runsc runtime"
     choice = probe(runsc)
-    write_config(with_runtime(read_config(path), runsc, choice), path)
+    record_choice(choice, record)
+    after = with_runtime(read_config(path), choice)
+    if after["runtimes"][RUNTIME] == before:
+        return None
+    write_config(after, path)
     return f"registered runsc ({' '.join(choice.runtime_args())}) in {path}: {choice.reason}"
 
 
@@ -163,3 +162,12 @@ def runtime_flags(entry: dict[str, Any] | None) -> dict[str, str]:
         if key in flags and value:
             flags[key] = value
     return flags
+
+
+def network_label(entry: dict[str, Any] | None) -> str:
+    """What the sandbox's network is, in words for doctor and the fingerprint."""
+    if runtime_flags(entry)["network"] == "host":
+        return "host stack (--network=host)"
+    if (entry or {}).get("path") == str(WRAPPER):
+        return "gVisor netstack (through vcbench's runsc-netns wrapper)"
+    return "gVisor netstack"

@@ -24,6 +24,7 @@ class SetupPlan:
     fix_kvm: bool = False
     daemons: list[daemons.Daemon] = field(default_factory=list)
     register_runsc: bool = False  # runsc is (or is about to be) installed, not in daemon.json
+    # (or there as an earlier vcbench's host-network entry: re-probed)
 
     @property
     def empty(self) -> bool:
@@ -48,7 +49,7 @@ def plan(test_tools: bool = False) -> SetupPlan:
         packages=packages,
         fix_kvm=kvm.needs_fix(),
         daemons=[d for d in daemons.DAEMONS if not daemons.answers(d)],
-        register_runsc=runsc.registered() is None
+        register_runsc=runsc.needs_registering()
         and (runsc.binary() is not None or runsc.RUNTIME in packages),
     )
 

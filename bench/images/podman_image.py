@@ -76,3 +76,19 @@ def load(client: Any, docker_tag: str, digest: str) -> None:
     ).stdout.strip()
     if label != digest:
         raise ImageError(f"podman's {name} lost its {LABEL} label", "rebuild with --force")
+
+
+def remove(digest: str) -> bool:
+    """Remove podman's copy of the image (True if there was one). A podman container still
+    using it makes podman refuse: an ImageError, so the cache entry stays, as with docker."""
+    if shutil.which(PODMAN) is None or not present(digest):
+        return False
+    done = subprocess.run(
+        [PODMAN, "rmi", image_name(digest)], capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise ImageError(
+            f"podman refused to remove {image_name(digest)} ({tail(done.stderr)})",
+            "remove the podman containers using it (`vcbench gc`), then try again",
+        )
+    return True

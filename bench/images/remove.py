@@ -1,10 +1,10 @@
-"""Removing an image set: its cache entry and the Docker image it made."""
+"""Removing an image set: its cache entry, the Docker image it made and podman's copy."""
 
 from __future__ import annotations
 
 from bench.core import paths
 from bench.core.errors import ImageError
-from bench.images import docker_image
+from bench.images import docker_image, podman_image
 from bench.images.cache import Cache
 from bench.images.record import load_record
 
@@ -14,8 +14,8 @@ MIN_PREFIX = 4
 def remove(digest_prefix: str) -> list[str]:
     """Remove every entry whose digest starts with the prefix; returns the full digests.
 
-    The Docker image goes first: if docker refuses (a container still uses it), the cache
-    entry stays, so nothing is left half-removed.
+    The podman and Docker images go first: if either refuses (a container still uses it),
+    the cache entry stays, and the next `rm` finishes the job.
     """
     prefix = digest_prefix.lower().removeprefix("sha256:")
     if len(prefix) < MIN_PREFIX:
@@ -30,6 +30,7 @@ def remove(digest_prefix: str) -> list[str]:
         client = docker_image.connect()
         for entry, record in doomed:
             if record.digest not in kept:  # another spec built the same userland: keep it
+                podman_image.remove(record.digest)
                 docker_image.remove(client, record.digest)
             cache.remove(entry)
     return sorted({r.digest for _, r in doomed})

@@ -176,7 +176,7 @@ class DockerPlatform(Platform):
             lambda: MarkerLog(self.config.run.log_dir / f"{name}.log", name), MarkerLog.close
         )
         started = time.perf_counter()
-        container = res.acquire(lambda: self._create(name, spec.limits, net), _remove)
+        container = res.acquire(lambda: self._create(name, spec.limits, net), self._remove)
         # Attach before start: the marker cannot be printed before we listen.
         sock = res.acquire(lambda: client.api.attach_socket(container.id, params=_ATTACH), _close)
         container.start()
@@ -192,6 +192,9 @@ class DockerPlatform(Platform):
     def accel(self) -> str:
         """What the instance's code runs on, carried on every trial and sample."""
         return "host"
+
+    def _remove(self, container: Any) -> None:
+        _remove(container)
 
     def _create(self, name: str, limits: Limits, net: str) -> Any:
         import docker

@@ -4,11 +4,15 @@ the two is the user-space kernel alone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
+
+import psutil
 
 from bench.core.errors import InstanceTimeout, PlatformError
 from bench.host import runsc
+from bench.platforms import procs
 from bench.platforms.docker import DockerInstance, DockerPlatform, dockerd_calls
 from bench.platforms.protocol import KILL_ALL_BUT_KEEPER, ExecResult
 
@@ -76,6 +80,31 @@ class GvisorPlatform(DockerPlatform):
 
     def accel(self) -> str:
         return accel_of(self.flags()["platform"])
+
+    def _remove(self, container: Any) -> None:
+        """runsc 20221219 leaves the sandbox, its gofer and their shim running when a start
+        fails: removed from dockerd, they would idle on as unlabelled load on the host."""
+        super()._remove(container)
+        procs.kill(sandbox_processes(container.id, psutil.process_iter(["name", "cmdline"])))
+
+
+# By argv[0]: runsc re-executes /proc/self/exe, so the sandbox and gofer are all "exe" by name.
+SANDBOX_PROCESSES = ("runsc", "runsc-sandbox", "runsc-gofer", "containerd-shim-runc-v2")
+
+
+def sandbox_processes(container_id: str, processes: Iterable[Any]) -> list[Any]:
+    """The host processes of one container's sandbox: runsc's and its shim's, each naming the
+    container's full id on its command line (the bundle path, or the shim's -id)."""
+    found = []
+    for proc in processes:
+        argv = getattr(proc, "info", {}).get("cmdline") or ()
+        if (
+            argv
+            and Path(argv[0]).name in SANDBOX_PROCESSES
+            and any(container_id in arg for arg in argv)
+        ):
+            found.append(proc)
+    return found
 
 
 def accel_of(runsc_platform: str) -> str:

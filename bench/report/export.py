@@ -150,7 +150,7 @@ def warning_lines(run: RunData) -> list[str]:
     lines += [
         f"**{e.kind}** {e.message}" + (f"; {e.advice}" if e.advice else "")
         for e in run.events
-        if e.kind in ("dropped-platform", "interrupted")
+        if e.kind in ("dropped-platform", "interrupted", "skipped")
         or (e.kind == "warning" and e.data.get("code") != "busy-host")
     ]
     return lines

@@ -11,7 +11,7 @@ from typing import Final
 import pandas as pd
 
 from bench.analysis import stability
-from bench.data.results import RunData
+from bench.data.results import Event, RunData
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ def _event_notices(run: RunData) -> list[Notice]:
             out.append(Notice("dropped-platform", "alert", event.message, event.advice))
         elif event.kind == "warning" and code != "busy-host":
             out.append(Notice(code, "warn", event.message, event.advice))
+    skipped = [e for e in run.events if e.kind == "skipped"]
+    if skipped:
+        out.append(_skipped_notice(skipped))
     kinds = [e.kind for e in run.events]
     if "finished" not in kinds:
         out.append(
@@ -89,6 +92,23 @@ def _event_notices(run: RunData) -> list[Notice]:
             )
         )
     return out
+
+
+def _skipped_notice(events: list[Event]) -> Notice:
+    """The blank cells explained: each workload a platform of the run cannot run, and why."""
+    subjects = tuple(
+        (f"{e.data.get('workload')} on {e.data.get('platform')}", str(e.data.get("reason", "")))
+        for e in events
+    )
+    count = len(events)
+    return Notice(
+        "skipped",
+        "warn",
+        f"{count} workload/platform pair{'s' if count > 1 else ''} not run: the platform"
+        " cannot run the workload (each reason below); its cells are blank, not failed",
+        events[0].advice,
+        subjects,
+    )
 
 
 def _grouped(warnings: Iterable[stability.StatWarning]) -> list[Notice]:

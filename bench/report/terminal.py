@@ -93,7 +93,7 @@ def print_summary(directory: Path, quiet: bool = False) -> None:
     for warning in run.warnings:
         console.print(f"[yellow]reader:[/] {warning}")
     for event in run.events:
-        if event.kind in ("warning", "dropped-platform"):
+        if event.kind in ("warning", "dropped-platform", "skipped"):
             console.print(f"[yellow]{event.kind}:[/] {event.message} ({event.advice})")
     if failed:
         console.print(

@@ -115,6 +115,8 @@ def gvisor_versions() -> dict[str, str]:
         "runsc": tool_version([runsc.binary() or runsc.RUNTIME, "--version"]),
         "platform": flags["platform"],
         "network": flags["network"],
+        "network_stack": runsc.network_label(entry),
+        "runtime_path": str((entry or {}).get("path", "")),
         "accel": accel_of(flags["platform"]),
         "runtime_args": " ".join((entry or {}).get("runtimeArgs") or []),
     }

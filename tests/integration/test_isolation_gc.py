@@ -4,7 +4,12 @@ labelled as the platforms label them, are found and removed; nothing else is tou
 from __future__ import annotations
 
 import shutil
+import tarfile
+from pathlib import Path
 from typing import Any
+
+import psutil
+import pytest
 
 from bench.platforms import gc, podman
 from bench.platforms.labels import INSTANCE_LABEL, RUN_LABEL, resource_name
@@ -54,16 +59,51 @@ def test_gc_removes_a_dead_runs_gvisor_and_podman_leftovers(docker_client: Any) 
 
 def test_a_gvisor_instance_has_the_docker_limits(docker_client: Any) -> None:
     """cgroup limits on the sandbox, and what the sentry tells the processes inside."""
-    from bench.platforms.gvisor import GvisorPlatform
+    from bench.platforms.gvisor import GvisorPlatform, sandbox_processes
     from bench.platforms.labels import RunContext
     from bench.platforms.protocol import InstanceSpec, Limits, PlatformConfig
 
     config = PlatformConfig(RunContext.create(), built_images())
     limits = Limits.on_host(1, 256)
     with GvisorPlatform(config) as platform, platform.start(InstanceSpec(limits)) as instance:
+        cid = instance.container_id
+        assert len(sandbox_processes(cid, psutil.process_iter(["cmdline"]))) >= 3
         attrs = docker_client.api.inspect_container(instance.container_id)["HostConfig"]
         assert attrs["Runtime"] == "runsc"
         assert (attrs["NanoCpus"], attrs["Memory"]) == (10**9, 256 * 2**20)
         assert attrs["CpusetCpus"] == limits.cpuset_text
         assert instance.info is not None
         assert (instance.info.nproc, instance.info.visible_memory_mib) == (1, 256)
+    assert sandbox_processes(cid, psutil.process_iter(["cmdline"])) == []  # shim and all
+
+
+def test_removing_an_image_set_removes_podmans_copy_unless_a_container_uses_it(
+    tmp_path: Path,
+) -> None:
+    """`vcbench images rm`'s podman step, on a one-file image imported under a digest of its
+    own (the real image stays for the other tests): refused while a container uses it."""
+    from bench.core.errors import ImageError
+    from bench.images import podman_image
+
+    if shutil.which("podman") is None:
+        unavailable("podman", "not installed")
+    images = built_images()
+    doomed = "0" * 12 + images.digest[12:]
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "doomed").write_text("x")
+    with tarfile.open(tmp_path / "doomed.tar", "w") as tar:
+        tar.add(tmp_path / "tree" / "doomed", arcname="doomed")
+    podman.podman("import", str(tmp_path / "doomed.tar"), podman.image_name(doomed))
+    user = resource_name(DEAD_RUN, "podman", "image-user")
+    podman.podman("create", "--name", user, "--pull", "never", podman.image_name(doomed), "true")
+    try:
+        with pytest.raises(ImageError, match="podman refused to remove"):
+            podman_image.remove(doomed)
+        podman.podman("rm", "-f", user)
+        assert podman_image.remove(doomed) is True
+        assert not podman_image.present(doomed)
+        assert podman_image.present(images.digest)
+        assert podman_image.remove(doomed) is False
+    finally:
+        podman.podman("rm", "-f", user, check=False)
+        podman.podman("rmi", podman.image_name(doomed), check=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +12,16 @@ import pytest
 
 from bench.core import podman_cli
 from bench.core.errors import BenchError
-from bench.host import availability, runsc, setup
+from bench.host import availability, runsc, runsc_probe, setup
 from bench.platforms import gc, podman
 from bench.platforms.gvisor import GvisorPlatform, accel_of
 from bench.platforms.protocol import KEEPER, Limits
 from tests.unit.test_bad_input import home, one_line_exit_2  # noqa: F401 - fixture
 
-CHOICE = runsc.RunscChoice("ptrace", "host", "ptrace (systrap, kvm: did not run here)")
+CHOICE = runsc.RunscChoice(
+    "ptrace", "host", "/usr/bin/runsc", "ptrace (systrap, kvm: did not run here)"
+)
+EARLIER_ENTRY = {"path": "/usr/bin/runsc", "runtimeArgs": ["--platform=ptrace", "--network=host"]}
 
 
 # --- runsc in daemon.json -------------------------------------------------------------------
@@ -26,7 +31,7 @@ def test_registering_runsc_keeps_every_other_key_and_runtime(tmp_path: Path) -> 
     path = tmp_path / "daemon.json"
     existing = {"log-level": "warn", "runtimes": {"kata": {"path": "/usr/bin/kata"}}}
     path.write_text(json.dumps(existing))
-    runsc.write_config(runsc.with_runtime(runsc.read_config(path), "/usr/bin/runsc", CHOICE), path)
+    runsc.write_config(runsc.with_runtime(runsc.read_config(path), CHOICE), path)
     written = json.loads(path.read_text())
     assert written["log-level"] == "warn"
     assert written["runtimes"]["kata"] == {"path": "/usr/bin/kata"}
@@ -64,20 +69,119 @@ def test_register_adds_runsc_and_says_what_it_chose(
     assert runsc.registered(path) is not None
 
 
-def test_the_probe_falls_back_to_ptrace_and_the_host_network(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.fixture
+def probed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """The probe with every runsc trial faked: `netstack` says which argv0s run netstack."""
+    state: dict[str, Any] = {"netstack": set(), "tried": [], "wrapper": tmp_path / "runsc-netns"}
+
+    def platform_runs(_: str, platform: str) -> bool:
+        state["tried"].append(platform)
+        return platform == "ptrace"
+
+    monkeypatch.setattr(runsc_probe, "platform_runs", platform_runs)
+    monkeypatch.setattr(runsc_probe, "netstack_runs", lambda argv0, _: argv0 in state["netstack"])
+    return state
+
+
+def test_the_probe_takes_plain_netstack_where_runsc_allows_it(probed: dict[str, Any]) -> None:
+    probed["netstack"] = {"/usr/bin/runsc"}
+    choice = runsc_probe.probe("/usr/bin/runsc", probed["wrapper"])
+    assert (choice.platform, choice.network, choice.path) == ("ptrace", "sandbox", "/usr/bin/runsc")
+    assert probed["tried"][0] == "systrap"
+    assert not probed["wrapper"].exists()
+
+
+def test_the_probe_runs_netstack_through_the_wrapper_where_plain_runsc_refuses(
+    probed: dict[str, Any],
 ) -> None:
-    tried: list[tuple[str, ...]] = []
+    probed["netstack"] = {str(probed["wrapper"])}
+    choice = runsc_probe.probe("/usr/bin/runsc", probed["wrapper"])
+    assert (choice.network, choice.path) == ("sandbox", str(probed["wrapper"]))
+    assert "wrapper" in choice.reason and "rmem_default" in choice.reason
+    assert os.access(probed["wrapper"], os.X_OK)
+    assert 'exec "$0" "$@"\' /usr/bin/runsc "$@"' in probed["wrapper"].read_text()
 
-    def works(_: str, *args: str) -> bool:
-        tried.append(args)
-        return args == ("--platform=ptrace", "--network=none")  # netstack refused here
 
-    monkeypatch.setattr(runsc, "_works", works)
-    choice = runsc.probe("/usr/bin/runsc")
-    assert (choice.platform, choice.network) == ("ptrace", "host")
-    assert "refuses netstack" in choice.reason
-    assert tried[0] == ("--platform=systrap", "--network=none")
+def test_the_probe_falls_back_to_the_host_network_and_leaves_no_wrapper(
+    probed: dict[str, Any],
+) -> None:
+    choice = runsc_probe.probe("/usr/bin/runsc", probed["wrapper"])
+    assert (choice.platform, choice.network, choice.path) == ("ptrace", "host", "/usr/bin/runsc")
+    assert "refused netstack" in choice.reason
+    assert not probed["wrapper"].exists()
+
+
+def test_the_wrapper_is_valid_sh_hides_only_net_and_is_rewritten_only_when_stale(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "libexec" / "runsc-netns"
+    assert runsc_probe.install_wrapper("/opt/runsc", target)
+    assert subprocess.run(["sh", "-n", str(target)], check=False).returncode == 0
+    text = target.read_text()
+    assert "@RUNSC@" not in text and '[ "$name" = net ] && continue' in text
+    assert not runsc_probe.install_wrapper("/opt/runsc", target)
+    assert runsc_probe.wrapper_current("/opt/runsc", target)
+    assert not runsc_probe.wrapper_current("/usr/bin/runsc", target)
+
+
+def test_an_earlier_vcbench_host_network_entry_is_probed_again_and_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, record = tmp_path / "daemon.json", tmp_path / "runsc-probe.json"
+    path.write_text(json.dumps({"debug": True, "runtimes": {"runsc": EARLIER_ENTRY}}))
+    monkeypatch.setattr(runsc, "binary", lambda: "/usr/bin/runsc")
+    assert runsc.stale(EARLIER_ENTRY, record) and runsc.needs_registering(path, record)
+    wrapped = runsc.RunscChoice("ptrace", "sandbox", str(runsc.WRAPPER), "through the wrapper")
+    monkeypatch.setattr(runsc, "probe", lambda _: wrapped)
+    line = runsc.register(path, record)
+    assert line is not None and "--network=sandbox" in line
+    written = json.loads(path.read_text())
+    assert written["debug"] is True
+    assert written["runtimes"]["runsc"]["path"] == str(runsc.WRAPPER)
+    assert runsc.recorded_choice(record) == written["runtimes"]["runsc"]
+    assert not runsc.stale(written["runtimes"]["runsc"], record)
+
+
+def test_a_host_network_entry_this_probe_chose_is_not_probed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = tmp_path / "runsc-probe.json"
+    monkeypatch.setattr(runsc, "binary", lambda: "/usr/bin/runsc")
+    runsc.record_choice(CHOICE, record)
+    assert not runsc.stale(EARLIER_ENTRY, record)
+    someone_elses = {"path": "/opt/runsc", "runtimeArgs": ["--platform=ptrace", "--network=host"]}
+    assert not runsc.stale(someone_elses, tmp_path / "no-record.json")
+
+
+def test_a_sandboxs_host_processes_are_found_by_argv0_and_the_full_container_id() -> None:
+    from types import SimpleNamespace
+
+    from bench.platforms.gvisor import sandbox_processes
+
+    cid = "ab" * 32
+    task = f"--log=/run/containerd/io.containerd.runtime.v2.task/moby/{cid}/log.json"
+
+    def proc(*argv: str) -> SimpleNamespace:
+        return SimpleNamespace(info={"name": "exe", "cmdline": list(argv)})
+
+    mine = [
+        proc("runsc-sandbox", "--root=/var/run/docker/runtime-runc/moby", task),
+        proc("runsc-gofer", task),
+        proc("/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", cid),
+    ]
+    others = [
+        proc("runsc-sandbox", task.replace(cid, "cd" * 32)),  # another container's
+        proc("/usr/bin/less", f"/tmp/{cid}.log"),  # names the id, is not the sandbox
+        proc(),  # a zombie: no command line
+    ]
+    assert sandbox_processes(cid, mine + others) == mine
+
+
+def test_network_labels_name_the_stack_and_the_wrapper() -> None:
+    assert runsc.network_label(EARLIER_ENTRY).startswith("host stack")
+    wrapped = {"path": str(runsc.WRAPPER), "runtimeArgs": ["--network=sandbox"]}
+    assert "runsc-netns wrapper" in runsc.network_label(wrapped)
+    assert runsc.network_label({"path": "/usr/bin/runsc"}) == "gVisor netstack"
 
 
 def test_a_bad_daemon_json_is_one_line(tmp_path: Path) -> None:
@@ -94,10 +198,10 @@ def test_setup_plans_the_registration_only_when_runsc_is_missing_there(
     monkeypatch.setattr(setup.kvm, "needs_fix", lambda: False)
     monkeypatch.setattr(setup.daemons, "answers", lambda _: True)
     monkeypatch.setattr(runsc, "binary", lambda: "/usr/bin/runsc")
-    monkeypatch.setattr(runsc, "registered", lambda: None)
+    monkeypatch.setattr(runsc, "registered", lambda *_: None)
     todo = setup.plan()
     assert todo.register_runsc and "register the runsc runtime" in todo.describe()[0]
-    monkeypatch.setattr(runsc, "registered", lambda: {"path": "/usr/bin/runsc"})
+    monkeypatch.setattr(runsc, "registered", lambda *_: {"path": "/usr/bin/runsc"})
     assert setup.plan().empty
 
 

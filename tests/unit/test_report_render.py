@@ -242,6 +242,22 @@ def test_a_failed_trial_shows_in_the_failed_table(tmp_path: Path) -> None:
     assert "1 of 5 trials failed" in text  # the run warning, with its advice
 
 
+def test_a_skipped_pair_is_explained_where_its_cell_is_blank(tmp_path: Path) -> None:
+    run_dir = copy_run(HOST_RUN, tmp_path)
+    reason = "gVisor refuses <O_DIRECT>"
+    skipped = {
+        "kind": "skipped", "message": f"cpu-sysbench does not run on gvisor: {reason}",
+        "advice": "`vcbench workloads` lists what runs where, and why not", "at": 1.0,
+        "data": {"workload": "cpu-sysbench", "platform": "gvisor", "reason": reason},
+    }  # fmt: skip
+    with (run_dir / "events.jsonl").open("a") as out:
+        out.write(json.dumps(skipped) + "\n")
+    text = render_run(load_run(run_dir))
+    parse(text)
+    assert "1 workload/platform pair not run" in text
+    assert "cpu-sysbench on gvisor" in text and "gVisor refuses &lt;O_DIRECT&gt;" in text
+
+
 def test_text_from_the_results_is_escaped(tmp_path: Path) -> None:
     run_dir = copy_run(HOST_RUN, tmp_path)
     meta = json.loads((run_dir / "run.json").read_text())

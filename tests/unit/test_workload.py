@@ -255,6 +255,29 @@ def test_an_unsupported_platform_is_left_out_of_the_run_and_recorded_as_skipped(
     assert skip_events(kept, ("native",), at=1.0) == []
 
 
+def test_this_hosts_gvisor_on_the_host_network_skips_server_workloads_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench.cli.run import _on_platforms
+    from bench.cli.run_session import skip_events
+    from bench.platforms import host_refusals
+
+    found = load_all()
+    monkeypatch.setattr(host_refusals, "gvisor_network", lambda: "host")
+    chosen = [found["net-iperf3"], found["net-sockperf"], found["syscall-small-io"]]
+    kept = {w.name: w for w in _on_platforms(chosen, ("docker", "gvisor"))}
+    assert kept["net-iperf3"].platforms == ("docker",)
+    assert "EAGAIN" in kept["net-iperf3"].unsupported["gvisor"]
+    assert kept["net-sockperf"].unsupported == found["net-sockperf"].unsupported  # its own
+    assert "gvisor" in kept["syscall-small-io"].platforms  # no server: the stack is moot
+    events = skip_events(list(kept.values()), ("docker", "gvisor"), at=1.0)
+    assert {e.data["workload"] for e in events} == {"net-iperf3", "net-sockperf"}
+    monkeypatch.setattr(host_refusals, "gvisor_network", lambda: "sandbox")
+    assert host_refusals.with_host_refusals([found["net-iperf3"]], ["gvisor"]) == [
+        found["net-iperf3"]
+    ]
+
+
 def test_the_syscall_workload_runs_everywhere_and_is_in_quick() -> None:
     w = load_all()["syscall-small-io"]
     assert w.platforms == ("native", "docker", "podman", "gvisor", "libvirt")
