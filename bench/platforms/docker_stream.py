@@ -6,8 +6,10 @@ import os
 import select
 import struct
 import time
+from collections.abc import Callable
 
 HEADER = struct.Struct(">BxxxL")
+ALIVE_EVERY_S = 2.0
 
 
 class Demux:
@@ -33,17 +35,25 @@ class Demux:
         return b"".join(payload for _, payload in self.feed(data))
 
 
-def read_all(fd: int, deadline: float) -> tuple[bytes, bytes] | None:
-    """stdout and stderr until EOF, or None if the perf_counter deadline passes first."""
+def read_all(
+    fd: int, deadline: float, alive: Callable[[], bool] = lambda: True
+) -> tuple[bytes, bytes] | None:
+    """stdout and stderr until EOF, or None if the perf_counter deadline passes first, or if
+    `alive` (asked when the stream is quiet, every ALIVE_EVERY_S) says its source is gone."""
     demux = Demux()
     out: list[bytes] = []
     err: list[bytes] = []
+    asked = time.perf_counter()
     while True:
-        left = deadline - time.perf_counter()
-        if left <= 0:
+        now = time.perf_counter()
+        if now >= deadline:
             return None
-        readable, _, _ = select.select([fd], [], [], min(left, 0.5))
+        readable, _, _ = select.select([fd], [], [], min(deadline - now, 0.5))
         if not readable:
+            if time.perf_counter() - asked >= ALIVE_EVERY_S:
+                if not alive():
+                    return None
+                asked = time.perf_counter()
             continue
         data = os.read(fd, 1 << 20)
         if not data:

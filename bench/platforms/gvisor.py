@@ -24,8 +24,7 @@ class GvisorInstance(DockerInstance):
 
     def exec(self, argv: Sequence[str], timeout: float = 60.0) -> ExecResult:
         """A command that failed because the sandbox itself died (runsc-sandbox killed, the
-        sentry crashed) is a lost instance, not the command's exit code or a timeout. Its
-        exec stream does not end when the sandbox dies: that is noticed at the timeout."""
+        sentry crashed) is a lost instance, not the command's exit code or a timeout."""
         import docker
 
         try:
@@ -36,6 +35,15 @@ class GvisorInstance(DockerInstance):
         if result.exit_code != 0:
             self._raise_if_gone(argv)
         return result
+
+    def _still_running(self) -> bool:
+        """The exec stream of a dead sandbox never ends: dockerd is asked while it is quiet."""
+        import docker
+
+        try:
+            return bool(self._api.inspect_container(self.container_id)["State"].get("Running"))
+        except docker.errors.NotFound:
+            return False
 
     def _raise_if_gone(self, argv: Sequence[str]) -> None:
         state = self._api.inspect_container(self.container_id)["State"]

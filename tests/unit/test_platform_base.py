@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import struct
 import threading
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.core.errors import BenchError, InstanceTimeout
-from bench.platforms import lifecycle
+from bench.platforms import docker_stream, lifecycle
 from bench.platforms.docker_stream import Demux
 from bench.platforms.output import MarkerLog
 from bench.platforms.protocol import InstanceInfo, Limits, format_cpuset, parse_cpuset
@@ -103,6 +104,28 @@ def test_demux_any_chunking() -> None:
     frames = [f for i in range(len(raw)) for f in demux.feed(raw[i : i + 1])]
     assert frames == [(1, b"out1 "), (2, b"err"), (1, b"out2")]
     assert Demux().merged(raw) == b"out1 errout2"
+
+
+def test_a_quiet_stream_whose_source_died_ends_before_its_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(docker_stream, "ALIVE_EVERY_S", 0.0)
+    asked: list[bool] = []
+
+    def alive() -> bool:
+        asked.append(len(asked) < 2)
+        return asked[-1]
+
+    quiet, other = socket.socketpair()
+    try:
+        far = time.perf_counter() + 3600
+        assert docker_stream.read_all(quiet.fileno(), far, alive) is None
+        assert asked == [True, True, False]  # asked only while quiet, and it ended at "gone"
+        other.sendall(struct.pack(">BxxxL", 1, 2) + b"ok")
+        other.close()
+        assert docker_stream.read_all(quiet.fileno(), far, lambda: False) == (b"ok", b"")
+    finally:
+        quiet.close()
 
 
 class TestLifecycle:
