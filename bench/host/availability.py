@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 
-from bench.core import dockerd
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of
 from bench.host import runsc
@@ -21,14 +20,11 @@ def gvisor_problem() -> str | None:
     if runsc.binary() is None:
         return "runsc is not installed"
     try:
-        client = dockerd.connect(timeout=10)
+        entry = runsc.dockerd_entry()
     except BenchError:
         return None  # dockerd down: the docker platform's own message says so, the same way
-    try:
-        if runsc.RUNTIME not in runsc.dockerd_runtimes(client):
-            return "dockerd has no runsc runtime (not registered in /etc/docker/daemon.json)"
-    finally:
-        client.close()
+    if entry is None:
+        return "dockerd has no runsc runtime (not registered in /etc/docker/daemon.json)"
     return None
 
 

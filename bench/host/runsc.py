@@ -13,9 +13,11 @@ import shutil
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from bench.core import dockerd
 from bench.core.errors import HostError
+from bench.core.paths import atomic_path
 from bench.host.runsc_probe import (
     FALLBACK_PLATFORM,
     WRAPPER,
@@ -64,12 +66,10 @@ def with_runtime(config: dict[str, Any], choice: RunscChoice) -> dict[str, Any]:
 
 
 def write_config(config: dict[str, Any], path: Path = DAEMON_JSON) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".vcbench-tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    if path.exists():
-        tmp.chmod(path.stat().st_mode & 0o777)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(config, indent=2) + "\n")
+        if path.exists():
+            tmp.chmod(path.stat().st_mode & 0o777)
 
 
 def stale(entry: dict[str, Any] | None, record: Path = PROBE_RECORD) -> bool:
@@ -94,17 +94,26 @@ def recorded_choice(record: Path = PROBE_RECORD) -> dict[str, Any] | None:
 
 def record_choice(choice: RunscChoice, record: Path = PROBE_RECORD) -> None:
     entry = {"path": choice.path, "runtimeArgs": choice.runtime_args()}
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"entry": entry, "reason": choice.reason}, indent=2) + "\n")
+    with atomic_path(record) as tmp:
+        tmp.write_text(json.dumps({"entry": entry, "reason": choice.reason}, indent=2) + "\n")
+
+
+def pending(
+    path: Path = DAEMON_JSON, record: Path = PROBE_RECORD
+) -> Literal["probe", "wrapper"] | None:
+    """What registering has to do: probe (no runsc entry, or an earlier vcbench's host-network
+    one), put the wrapper back (ours, with its wrapper gone or stale), or nothing."""
+    entry = registered(path)
+    if entry is None or stale(entry, record):
+        return "probe"
+    runsc = binary()
+    if entry.get("path") == str(WRAPPER) and runsc is not None and not wrapper_current(runsc):
+        return "wrapper"
+    return None
 
 
 def needs_registering(path: Path = DAEMON_JSON, record: Path = PROBE_RECORD) -> bool:
-    """No runsc entry, an earlier vcbench's host-network one, or ours with its wrapper gone."""
-    entry = registered(path)
-    if entry is None or stale(entry, record):
-        return True
-    runsc = binary()
-    return entry.get("path") == str(WRAPPER) and runsc is not None and not wrapper_current(runsc)
+    return pending(path, record) is not None
 
 
 def register(path: Path = DAEMON_JSON, record: Path = PROBE_RECORD) -> str | None:
@@ -112,12 +121,13 @@ def register(path: Path = DAEMON_JSON, record: Path = PROBE_RECORD) -> str | Non
     entry); what was done, or None if nothing was. Someone else's runsc entry is left alone
     (they chose its flags), and the file is only rewritten when it changes."""
     runsc = binary()
-    if runsc is None or not needs_registering(path, record):
+    todo = pending(path, record)
+    if runsc is None or todo is None:
         return None
-    before = registered(path)
-    if before is not None and not stale(before, record):  # ours, and only its wrapper is missing
+    if todo == "wrapper":
         install_wrapper(runsc)
         return f"reinstalled {WRAPPER}, which dockerd runs as the runsc runtime"
+    before = registered(path)
     choice = probe(runsc)
     record_choice(choice, record)
     after = with_runtime(read_config(path), choice)
@@ -125,6 +135,15 @@ def register(path: Path = DAEMON_JSON, record: Path = PROBE_RECORD) -> str | Non
         return None
     write_config(after, path)
     return f"registered runsc ({' '.join(choice.runtime_args())}) in {path}: {choice.reason}"
+
+
+def dockerd_entry() -> dict[str, Any] | None:
+    """dockerd's runsc runtime entry (None: it has none); BenchError if dockerd is down."""
+    client = dockerd.connect(timeout=10)
+    try:
+        return dockerd_runtimes(client).get(RUNTIME)
+    finally:
+        client.close()
 
 
 def dockerd_runtimes(client: Any) -> dict[str, Any]:

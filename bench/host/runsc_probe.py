@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from bench.core.paths import atomic_path
+
 # Preferred first; 2022's Debian build knows no systrap, and KVM needs a /dev/kvm that runs
 # gVisor's own guest code (a nested kvm-pvm device hangs it): ptrace runs everywhere.
 PLATFORM_CHOICES = ("systrap", "kvm")
@@ -129,19 +131,21 @@ def wrapper_text(runsc: str) -> str:
 
 
 def wrapper_current(runsc: str, target: Path = WRAPPER) -> bool:
-    return target.exists() and target.read_text() == wrapper_text(runsc)
+    return _holds(target, wrapper_text(runsc))
+
+
+def _holds(target: Path, text: str) -> bool:
+    return target.exists() and target.read_text() == text
 
 
 def install_wrapper(runsc: str, target: Path = WRAPPER) -> bool:
     """The wrapper at target, running this runsc; True if it was written (absent or stale)."""
-    if wrapper_current(runsc, target):
-        return False
     text = wrapper_text(runsc)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".vcbench-tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o755)
-    os.replace(tmp, target)
+    if _holds(target, text):
+        return False
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+        tmp.chmod(0o755)
     return True
 
 

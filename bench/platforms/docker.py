@@ -198,7 +198,11 @@ class DockerPlatform(Platform):
         return "host"
 
     def _remove(self, container: Any) -> None:
-        _remove(container)
+        try:
+            with dockerd_calls():
+                container.remove(force=True, v=True)
+        except DaemonLost:
+            pass  # dockerd is gone: the container waits for `vcbench gc` or --resume
 
     def _create(self, name: str, limits: Limits, net: str) -> Any:
         import docker
@@ -245,14 +249,6 @@ class DockerPlatform(Platform):
 
 
 _ATTACH = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
-
-
-def _remove(container: Any) -> None:
-    try:
-        with dockerd_calls():
-            container.remove(force=True, v=True)
-    except DaemonLost:
-        pass  # dockerd is gone: the container waits for `vcbench gc` or --resume
 
 
 def _close(sock: Any) -> None:

@@ -93,7 +93,7 @@ class GvisorPlatform(DockerPlatform):
         """runsc 20221219 leaves the sandbox, its gofer and their shim running when a start
         fails: removed from dockerd, they would idle on as unlabelled load on the host."""
         super()._remove(container)
-        procs.kill(sandbox_processes(container.id, psutil.process_iter(["name", "cmdline"])))
+        procs.kill(sandbox_processes(container.id, psutil.process_iter(["cmdline"])))
 
 
 # By argv[0]: runsc re-executes /proc/self/exe, so the sandbox and gofer are all "exe" by name.

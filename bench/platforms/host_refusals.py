@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cache
 
-from bench.core import dockerd
 from bench.core.errors import BenchError
 from bench.core.workload import Workload
 from bench.host import runsc
@@ -26,13 +25,9 @@ GVISOR_HOST_NETWORK = (
 def gvisor_network() -> str | None:
     """The --network dockerd runs runsc with, or None (no dockerd, no runsc runtime)."""
     try:
-        client = dockerd.connect(timeout=10)
+        entry = runsc.dockerd_entry()
     except BenchError:
         return None
-    try:
-        entry = runsc.dockerd_runtimes(client).get(runsc.RUNTIME)
-    finally:
-        client.close()
     return None if entry is None else runsc.runtime_flags(entry)["network"]
 
 

@@ -105,11 +105,7 @@ def gvisor_versions() -> dict[str, str]:
     """runsc's version and the flags dockerd runs it with: its platform is how the sentry
     traps system calls (ptrace, kvm, systrap), which sets what a system call costs."""
 
-    client = dockerd.connect(timeout=10)
-    try:
-        entry = runsc.dockerd_runtimes(client).get(runsc.RUNTIME)
-    finally:
-        client.close()
+    entry = runsc.dockerd_entry()
     flags = runsc.runtime_flags(entry)
     return {
         "runsc": tool_version([runsc.binary() or runsc.RUNTIME, "--version"]),
