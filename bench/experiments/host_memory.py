@@ -6,8 +6,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from bench.collectors.cgroup_source import CgroupSource
 from bench.collectors.qemu import qemu_pid
-from bench.collectors.sources import container_pid, docker_source, native_source
+from bench.collectors.sources import container_pid, native_source
 from bench.core.errors import PlatformError
 from bench.experiments.hostside import ancestor_named, pss_bytes, qemu_memory, rss_bytes
 from bench.host.cgroupfs import locate
@@ -15,6 +16,7 @@ from bench.platforms import procs
 from bench.platforms.docker import DockerInstance
 from bench.platforms.libvirt import LibvirtInstance
 from bench.platforms.native import NativeInstance
+from bench.platforms.podman import PodmanInstance
 from bench.platforms.protocol import Instance
 
 Overhead = tuple[int, dict[str, Any]]  # bytes, and how they were found
@@ -40,12 +42,16 @@ class Footprint(ABC):
 class ContainerFootprint(Footprint):
     what = "the container's memory cgroup usage"
 
-    def __init__(self, instance: DockerInstance) -> None:
-        self._init = container_pid(instance)
-        self._cgroup = docker_source(instance)
-        memory = locate(self._init).memory
+    def __init__(self, name: str, init_pid: int, manager: str) -> None:
+        """manager: the host process above the container's init that keeps it (Docker's
+        containerd shim, Podman's conmon): what managing one container costs."""
+        self._init = init_pid
+        self._manager = manager
+        dirs = locate(init_pid)
+        self._cgroup = CgroupSource(dirs)
+        memory = dirs.memory
         if memory is None:
-            raise PlatformError(f"{instance.name}: the container has no memory cgroup")
+            raise PlatformError(f"{name}: the container has no memory cgroup")
         self._procs = memory.path / "cgroup.procs"
 
     def resident(self) -> int:
@@ -55,9 +61,12 @@ class ContainerFootprint(Footprint):
         return [int(p) for p in self._procs.read_text().split()]
 
     def overhead(self) -> Overhead:
-        shim = ancestor_named(self._init, "containerd-shim")
-        rss = rss_bytes(shim.pid)
-        return rss, {"what": "the containerd shim's RSS", "shim_pss_bytes": pss_bytes([shim.pid])}
+        manager = ancestor_named(self._init, self._manager)
+        rss = rss_bytes(manager.pid)
+        return rss, {
+            "what": f"the {self._manager} process's RSS",
+            "manager_pss_bytes": pss_bytes([manager.pid]),
+        }
 
 
 class VmFootprint(Footprint):
@@ -105,8 +114,10 @@ class NativeFootprint(Footprint):
 
 
 def footprint_of(instance: Instance) -> Footprint:
-    if isinstance(instance, DockerInstance):
-        return ContainerFootprint(instance)
+    if isinstance(instance, DockerInstance):  # gvisor too: its sandbox is under the shim
+        return ContainerFootprint(instance.name, container_pid(instance), "containerd-shim")
+    if isinstance(instance, PodmanInstance):
+        return ContainerFootprint(instance.name, instance.pid(), "conmon")
     if isinstance(instance, LibvirtInstance):
         return VmFootprint(instance)
     if isinstance(instance, NativeInstance):

@@ -53,7 +53,8 @@ def _measure(
         idle, pss, overhead = sizes.resident(), sizes.pss(), sizes.overhead()
         drop_caches()
         after = mem_available_bytes()
-        argv = ["dd", "if=/dev/zero", "of=/dev/null", f"bs={touch}M", "count=1"]
+        # fullblock: a short read (gVisor gives them) would touch less than the whole buffer
+        argv = ["dd", "if=/dev/zero", "of=/dev/null", f"bs={touch}M", "count=1", "iflag=fullblock"]
         checked(instance, argv, timeout=300)
         loaded = sizes.resident()
         detail = _detail(sizes, touch, settle_s, dropped, overhead[1])
@@ -77,7 +78,7 @@ def _detail(
     return {
         "resident": sizes.what,
         "touch_mib": touch,
-        "workload": f"dd bs={touch}M count=1 from /dev/zero: one buffer of {touch} MiB, touched",
+        "workload": f"dd bs={touch}M count=1 iflag=fullblock from /dev/zero: {touch} MiB touched",
         "loaded_when": "after the workload exited",
         "settle_s": settle_s,
         "host_delta": "MemAvailable before start - while idle"
