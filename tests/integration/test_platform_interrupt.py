@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.platforms import labels
 from tests.integration.conftest import vcbench_domains
-from tests.integration.platform_support import built_images, leftovers_of
+from tests.integration.platform_support import built_images, leftovers_of, wait_for_domain
 from tests.support.runs import sigint_as_at_a_terminal
 
 EXEC = [sys.executable, "-m", "bench.cli", "exec", "--platform", "libvirt"]
@@ -39,7 +39,8 @@ def test_sigint_mid_boot_leaves_nothing(
     )  # fmt: skip
     try:
         name = _wait_for_new_domain(libvirt_conn, before, child)
-        time.sleep(1.0)  # inside the boot: the guest takes several seconds under TCG
+        # inside the boot: QEMU runs the guest, which takes seconds under TCG to be ready
+        wait_for_domain(libvirt_conn, name, child, time.monotonic() + 120)
         assert child.poll() is None, "the VM finished booting before the interrupt"
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=60)

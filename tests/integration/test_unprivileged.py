@@ -18,7 +18,7 @@ from bench.core import paths
 from bench.platforms import labels
 from bench.platforms.protocol import InstanceSpec, Limits, PlatformConfig
 from bench.platforms.registry import open_platform
-from tests.integration.platform_support import built_images, leftovers_of
+from tests.integration.platform_support import built_images, leftovers_of, wait_for_domain
 from tests.support.runs import CLI, vcbench
 
 QEMU_PIDS = Path("/run/libvirt/qemu")  # libvirtd's pid file of each running domain
@@ -75,20 +75,6 @@ def run_of_pid(pid: int, deadline: float) -> str:
                 continue  # being written
         time.sleep(0.05)
     raise AssertionError(f"no owner record for pid {pid}")
-
-
-def wait_for_domain(conn: Any, name: str, child: subprocess.Popen[str], deadline: float) -> None:
-    import libvirt
-
-    while time.monotonic() < deadline:
-        assert child.poll() is None, child.communicate()
-        try:
-            if conn.lookupByName(name).isActive():
-                return
-        except libvirt.libvirtError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{name} did not start")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the host-wide owner directory is root's")
