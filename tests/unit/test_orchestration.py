@@ -53,7 +53,7 @@ def test_the_restart_delays_have_their_own_metrics() -> None:
 
 
 def test_registered_with_settings_checked_before_the_run() -> None:
-    assert catalog.experiment_class("orchestration") is OrchestrationExperiment
+    assert catalog.experiment_class("orchestration").__name__ == "OrchestrationExperiment"
     chosen = catalog.choose({"orchestration": {"repeats": 6}}, None, "suite")
     assert chosen[-1][1]["repeats"] == 6 and chosen[-1][1]["scale_to"] == 3
     with pytest.raises(catalog.ExperimentChoiceError, match="unknown setting"):

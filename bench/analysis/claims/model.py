@@ -99,8 +99,7 @@ CLAIMS: Final[tuple[Claim, ...]] = (
     ),
     Claim(
         "C12",
-        "An orchestrator restores and scales containers in seconds; a VM's recovery costs its"
-        " boot",
+        "An orchestrator restores and scales containers in seconds; a VM's recovery costs its boot",
         "Docker Swarm on two nodes (the host's dockerd and a second one in a network"
         " namespace): a killed task until its replacement answers, 1 -> N replicas until all"
         " answer, node failure, a rolling update; the VM crashed until READY again, and 1 -> N"
