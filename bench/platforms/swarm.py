@@ -467,24 +467,39 @@ def two_nodes(host: Any, run_ctx: labels.RunContext, image: str) -> Iterator[Clu
     setup: dict[str, float] = {}
     with lifecycle.Resources() as res:
         t = time.perf_counter()
-        res.acquire(lambda: make_network(layout, addresses), lambda _: remove_network(layout))
+        res.defer(lambda: remove_network(layout))
+        make_network(layout, addresses)
         check_vxlan(layout)
         preflight(host, addresses.node1)
         node2 = Node2(layout)
+        # each undo is registered before its step: a step cut short is undone all the same
         res.defer(lambda: remove_node_files(layout))
-        res.acquire(node2.start, lambda _: node2.stop())
+        res.defer(node2.stop)
+        node2.start()
         setup["node2-start-s"] = time.perf_counter() - t
         setup["image-load-s"] = load_image(image, layout)
         t = time.perf_counter()
-        res.acquire(lambda: _init(host, addresses, layout.run_id), lambda _: leave(host))
-        res.acquire(
-            lambda: _join(host, node2, addresses),
-            lambda _: leave(node2.client()) if node2.alive() else None,
-        )
+        res.defer(lambda: leave_host(host, layout.run_id))
+        _init(host, addresses, layout.run_id)
+        res.defer(lambda: _leave_node2(node2))
+        _join(host, node2, addresses)
         cluster = Cluster(layout, addresses, host, node2, setup)
         _wait(lambda: cluster.node_ready(cluster.node_ids()[1]), 60, "node 2 to be ready")
         setup["swarm-form-s"] = time.perf_counter() - t
         yield cluster
+
+
+def leave_host(host: Any, run_id: str) -> None:
+    """Node 1 leaves: the run's services first, then the swarm, then any task container of
+    the run still there (a forced leave may not wait for its tasks to stop)."""
+    with contextlib.suppress(Exception):
+        for service in host.services.list(filters={"label": f"{labels.RUN_LABEL}={run_id}"}):
+            service.remove()
+    leave(host)
+    with contextlib.suppress(Exception):
+        for c in host.containers.list(all=True, filters={"label": f"{labels.RUN_LABEL}={run_id}"}):
+            if "com.docker.swarm.task.id" in c.labels:
+                c.remove(force=True)
 
 
 def _leave_node2(node2: Node2) -> None:
@@ -579,6 +594,10 @@ def _work_dir(run_id: str) -> Path:
         if (root / run_id).is_dir():
             return root / run_id
     return labels.runs_root() / run_id
+
+
+def partial_leave(host: Any, run_id: str) -> Callable[[], None]:
+    return lambda: leave_host(host, run_id)
 
 
 def partial_stop(layout: Layout) -> Callable[[], None]:
