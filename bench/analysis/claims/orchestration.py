@@ -10,26 +10,22 @@ node failure, the rolling update and the requests it failed.
 
 from __future__ import annotations
 
-import math
 from typing import Final
 
 from bench.analysis.claims.evidence import (
     CONTAINER,
     GATE_RULE,
     TCG_SPEED,
-    VM,
     RunView,
-    claim_verdict,
     few_caveats,
     judged_text,
     missing,
     record_rows,
     record_stats,
-    tally,
-    versus,
     with_interval,
 )
 from bench.analysis.claims.model import Finding
+from bench.analysis.claims.speed import faster_within
 
 EXPERIMENT: Final = "orchestration"
 JUDGED: Final = ("recovery-s", "scale-out-s")  # measured the same way on both sides
@@ -58,15 +54,10 @@ def orchestration(data: RunView) -> Finding:
     if not any(p == CONTAINER for p, _ in found):
         return missing("no swarm figure measured on docker", figures)
     rows = [r for r in record_rows(records) if r["metric"] in JUDGED]
-    mine, theirs = versus(rows, CONTAINER, VM)
-    if not mine:
+    faster = faster_within(rows, JUDGED, IN_SECONDS)
+    if faster is None:
         return missing("needs the VM's recovery and scale-out, to compare with", figures)
-    judged = [(mine[k], theirs[k]) for k in sorted(mine, key=lambda k: JUDGED.index(k[1]))]
-    t = tally([c for c, _ in judged], "better")
-    verdict = claim_verdict(t, "all")
-    slow = [c for c, _ in judged if not (math.isfinite(c.high) and c.high < IN_SECONDS)]
-    if verdict == "supported" and slow:
-        verdict = "partly supported"
+    judged, t, verdict, slow = faster.judged, faster.tally, faster.verdict, faster.slow
     parts = [f"{c.metric}: swarm {judged_text(c, v)}" for c, v in judged]
     shown = [
         f"{s.metric} {with_interval(s)}"
