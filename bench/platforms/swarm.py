@@ -75,6 +75,10 @@ class Layout:
         return self.exec_root.with_name(self.namespace + ".sock")
 
     @property
+    def containerd_socket(self) -> Path:
+        return self.exec_root / "containerd.sock"
+
+    @property
     def node_dir(self) -> Path:
         """Data-root, pidfile, config and log: in the run's instances dir, which gc sweeps."""
         return self.work_dir / "instances" / NODE2
@@ -117,11 +121,43 @@ def port_taken(address: str, proto: str, port: int) -> bool:
 # --- node 2: a dockerd in a network namespace -------------------------------------------------
 
 
+def containerd_config(layout: Layout) -> str:
+    """Node 2's own containerd: its root, state and sockets; no CRI (nothing of Kubernetes)."""
+    state = layout.exec_root / "containerd-state"
+    return "\n".join(
+        [
+            "version = 2",
+            f'root = "{layout.node_dir / "containerd"}"',
+            f'state = "{state}"',
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+            "[grpc]",
+            f'  address = "{layout.containerd_socket}"',
+            "[ttrpc]",
+            f'  address = "{layout.containerd_socket}.ttrpc"',
+            "",
+        ]
+    )
+
+
+def containerd_argv(layout: Layout) -> list[str]:
+    return [
+        "nsenter",
+        f"--net={NETNS_DIR / layout.namespace}",
+        "containerd",
+        "--config",
+        str(layout.node_dir / "containerd.toml"),
+    ]
+
+
 def dockerd_argv(layout: Layout) -> list[str]:
+    """Node 2's dockerd, on its own containerd: the host's dockerd uses the system one, and
+    two daemons in one containerd namespace would see each other's containers."""
     return [
         "nsenter",
         f"--net={NETNS_DIR / layout.namespace}",
         "dockerd",
+        "--containerd",
+        str(layout.containerd_socket),
         "--config-file",
         str(layout.node_dir / "daemon.json"),
         "--data-root",
@@ -288,26 +324,32 @@ class Node2:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | None = None  # dockerd
+        self.containerd: subprocess.Popen[bytes] | None = None
         self._client: Any = None
 
     def start(self, timeout: float = 90.0) -> None:
         self.layout.node_dir.mkdir(parents=True, exist_ok=True)
-        config = self.layout.node_dir / "daemon.json"
-        if not config.exists():
-            config.write_text(json.dumps({}))
+        self.layout.exec_root.mkdir(parents=True, exist_ok=True)
+        (self.layout.node_dir / "daemon.json").write_text(json.dumps({}))
+        (self.layout.node_dir / "containerd.toml").write_text(containerd_config(self.layout))
+        self.containerd = self._spawn(containerd_argv(self.layout), "containerd.log")
+        _wait(self.layout.containerd_socket.exists, timeout, "node 2's containerd socket")
+        self.process = self._spawn(dockerd_argv(self.layout), "dockerd.log")
+        self._wait_answering(timeout)
+
+    def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, procs.RUN_VAR: self.layout.run_id, NODE_VAR: self.layout.namespace}
         env.pop("DOCKER_HOST", None)
-        with open(self.layout.node_dir / "dockerd.log", "ab") as log, lifecycle.shielded():
-            self.process = subprocess.Popen(
-                dockerd_argv(self.layout),
+        with open(self.layout.node_dir / log_name, "ab") as log, lifecycle.shielded():
+            return subprocess.Popen(
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 env=env,
                 start_new_session=True,  # a Ctrl-C at the terminal is ours to handle, not its
             )
-        self._wait_answering(timeout)
 
     def _wait_answering(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -339,7 +381,7 @@ class Node2:
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> int:
-        """Node 2 dies at once: dockerd, containerd, shims and its containers, SIGKILL."""
+        """Node 2 dies at once: its dockerd, containerd, shims and containers, SIGKILL."""
         count = kill_node(self.layout)
         self._reap()
         return count
@@ -347,10 +389,11 @@ class Node2:
     def stop(self) -> None:
         """A clean stop (its containers stopped by its own dockerd), then anything left
         killed, its mounts and cgroups removed."""
-        if self.alive() and self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(30)
+        for process in (self.process, self.containerd):  # dockerd first: it stops its tasks
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(30)
         kill_node(self.layout)
         self._reap()
         unmount_under(self.layout.node_dir)
@@ -362,9 +405,10 @@ class Node2:
             with contextlib.suppress(Exception):
                 self._client.close()
             self._client = None
-        if self.process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(10)
+        for process in (self.process, self.containerd):
+            if process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(10)
 
 
 def remove_node_files(layout: Layout) -> None:

@@ -80,6 +80,12 @@ def test_node_2_enters_only_the_network_namespace() -> None:
     assert argv[:3] == ["nsenter", f"--net=/run/netns/{layout.namespace}", "dockerd"]
     for flag in ("--data-root", "--exec-root", "--pidfile", "--host", "--cgroup-parent"):
         assert flag in argv
+    # its own containerd, not the host's: two dockerds in one containerd namespace would
+    # each see the other's containers
+    assert argv[argv.index("--containerd") + 1] == str(layout.containerd_socket)
+    assert swarm.containerd_argv(layout)[:3] == argv[:2] + ["containerd"]
+    config = swarm.containerd_config(layout)
+    assert f'address = "{layout.containerd_socket}"' in config and "grpc.v1.cri" in config
 
 
 def test_the_bridge_subnet_avoids_the_hosts_own() -> None:
