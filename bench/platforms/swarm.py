@@ -44,6 +44,15 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 NETNS_DIR = Path("/run/netns")
 ALIAS_FILE = "ifalias"
 NODE2 = "swarm2"  # the names' suffix: vcbench-<run>-swarm2
+GWBRIDGE = "docker_gwbridge"
+# docker_gwbridge's own label: not RUN_LABEL, so gc's network finder leaves it to this one,
+# which removes it after the swarm is left (while the swarm runs, it is in use)
+GWBRIDGE_LABEL = "vcbench.swarm"
+GWBRIDGE_OPTIONS = {
+    "com.docker.network.bridge.name": GWBRIDGE,
+    "com.docker.network.bridge.enable_icc": "false",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+}
 
 
 @dataclass(frozen=True)
@@ -299,8 +308,23 @@ def leave(client: Any) -> None:
     """Leave the swarm (force: a lone manager), then drop the docker_gwbridge it leaves."""
     with contextlib.suppress(Exception):
         client.swarm.leave(force=True)
-    with contextlib.suppress(Exception):
-        client.networks.get("docker_gwbridge").remove()
+    remove_gwbridge(client)
+
+
+def remove_gwbridge(client: Any) -> None:
+    with contextlib.suppress(Exception):  # gone already
+        client.networks.get(GWBRIDGE).remove()
+
+
+def make_gwbridge(client: Any, run_id: str) -> None:
+    """docker_gwbridge made before `swarm init` (Docker's documented way to choose its
+    settings), with a label: a crash between leaving and removing it leaves it findable. One
+    an earlier swarm left (`swarm leave` keeps it) is used as it is, and removed with ours."""
+    if client.networks.list(names=[GWBRIDGE]):
+        return
+    client.networks.create(
+        GWBRIDGE, driver="bridge", options=GWBRIDGE_OPTIONS, labels={GWBRIDGE_LABEL: run_id}
+    )
 
 
 def swarm_run(client: Any) -> str | None:
@@ -524,6 +548,7 @@ def two_nodes(host: Any, run_ctx: labels.RunContext, image: str) -> Iterator[Clu
         setup["image-load-s"] = load_image(image, layout)
         t = time.perf_counter()
         res.defer(lambda: leave_host(host, layout.run_id))
+        make_gwbridge(host, layout.run_id)
         _init(host, addresses, layout.run_id)
         res.defer(lambda: _leave_node2(node2))
         _join(host, node2, addresses)
@@ -605,9 +630,13 @@ def leftovers(host: Any) -> list[Found]:
         with contextlib.suppress(Exception):
             run_id = swarm_run(host)
             if run_id:
-                found.append(
-                    Found("swarm", "node 1 (the host's dockerd)", run_id, lambda: leave(host))
-                )
+                node1 = "node 1 (the host's dockerd)"
+                found.append(Found("swarm", node1, run_id, partial_leave(host, run_id)))
+        with contextlib.suppress(Exception):
+            for net in host.networks.list(names=[GWBRIDGE], filters={"label": GWBRIDGE_LABEL}):
+                run_id = str(net.attrs.get("Labels", {}).get(GWBRIDGE_LABEL, ""))
+                if labels.is_run_id(run_id):
+                    found.append(Found("swarm network", GWBRIDGE, run_id, partial_gwbridge(host)))
     for run_id, layout in _layouts().items():
         found.append(Found("swarm node 2", layout.namespace, run_id, partial_stop(layout)))
     for name, run_id in _bridges():
@@ -638,6 +667,10 @@ def _work_dir(run_id: str) -> Path:
         if (root / run_id).is_dir():
             return root / run_id
     return labels.runs_root() / run_id
+
+
+def partial_gwbridge(host: Any) -> Callable[[], None]:
+    return lambda: remove_gwbridge(host)
 
 
 def partial_leave(host: Any, run_id: str) -> Callable[[], None]:
