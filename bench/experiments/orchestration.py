@@ -52,9 +52,11 @@ from bench.platforms.docker import DockerPlatform
 from bench.platforms.protocol import InstanceSpec, Platform
 
 PORT = 8080  # the service's port inside its containers
+# busybox httpd as the service; the shell stays PID 1 and ends on SIGTERM (a PID 1 without a
+# handler ignores it, and every stop would wait out the grace period: not the orchestrator)
 SERVE = (
     "mkdir -p /tmp/www && hostname > /tmp/www/index.html"
-    f" && exec busybox httpd -f -p {PORT} -h /tmp/www"
+    f" && busybox httpd -f -p {PORT} -h /tmp/www & trap 'kill $!; exit 0' TERM; wait"
 )
 DEFAULT_DELAY_S = 5.0  # Swarm's restart delay when none is given
 NO_MESH = (
@@ -302,7 +304,7 @@ def require_node2(cluster: swarm.Cluster, phase: str) -> None:
     if not cluster.node2.alive():
         raise PlatformError(
             f"node 2 of the swarm (its dockerd) died unexpectedly before {phase}",
-            "see the run's node 2 log (instances/swarm2/dockerd.log in its work dir)",
+            "see node 2's log (swarm2-dockerd.log in the run's logs)",
         )
 
 
@@ -397,6 +399,7 @@ def _rolling_update(
                 "rounds": tally.rounds,
                 "order": "stop-first",
                 "parallelism": 1,
+                "monitor_s": "Swarm's default (5 s after each task)",
                 "published_port": "host mode, fixed: one task per node",
             }
             text = "" if took else "not within the timeout"

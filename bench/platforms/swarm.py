@@ -93,6 +93,11 @@ class Layout:
         return self.work_dir / "instances" / NODE2
 
     @property
+    def log_dir(self) -> Path:
+        """Node 2's daemons' logs: kept with the run's logs after its data is gone."""
+        return self.work_dir / "logs"
+
+    @property
     def cgroup_parent(self) -> str:
         return self.namespace
 
@@ -365,7 +370,9 @@ class Node2:
     def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, procs.RUN_VAR: self.layout.run_id, NODE_VAR: self.layout.namespace}
         env.pop("DOCKER_HOST", None)
-        with open(self.layout.node_dir / log_name, "ab") as log, lifecycle.shielded():
+        self.layout.log_dir.mkdir(parents=True, exist_ok=True)
+        path = self.layout.log_dir / f"{NODE2}-{log_name}"
+        with open(path, "ab") as log, lifecycle.shielded():
             return subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -389,7 +396,8 @@ class Node2:
 
     def _log_tail(self) -> str:
         try:
-            lines = (self.layout.node_dir / "dockerd.log").read_text().strip().splitlines()
+            path = self.layout.log_dir / f"{NODE2}-dockerd.log"
+            lines = path.read_text().strip().splitlines()
         except OSError:
             return "no log"
         return lines[-1][-200:] if lines else "no log"
