@@ -101,3 +101,35 @@ def test_the_bridge_subnet_avoids_the_hosts_own() -> None:
         str(first.network_address + 1),
         str(first.network_address + 2),
     )
+
+
+class _Swarm:
+    def __init__(self, run_id: str) -> None:
+        self.attrs = {"Spec": {"Labels": {labels.RUN_LABEL: run_id}}}
+
+    def reload(self) -> None:
+        return None
+
+
+class _Networks:
+    def list(self, **_: object) -> list[object]:
+        return []
+
+
+class _Host:
+    """What gc's swarm finder asks node 1's dockerd, answered without a daemon."""
+
+    def __init__(self, state: str, run_id: str) -> None:
+        self.state, self.swarm, self.networks = state, _Swarm(run_id), _Networks()
+
+    def info(self) -> dict[str, object]:
+        return {"Swarm": {"LocalNodeState": self.state, "ControlAvailable": True}}
+
+
+def test_gc_finds_a_swarm_by_its_label_and_no_other() -> None:
+    def swarms(host: _Host) -> list[tuple[str, str]]:
+        return [(f.kind, f.run_id) for f in swarm.leftovers(host) if f.kind == "swarm"]
+
+    assert swarms(_Host("active", RUN)) == [("swarm", RUN)]
+    assert swarms(_Host("active", "someone else's")) == []
+    assert swarms(_Host("inactive", RUN)) == []
