@@ -83,7 +83,7 @@ def test_node_2_enters_only_the_network_namespace() -> None:
     # its own containerd, not the host's: two dockerds in one containerd namespace would
     # each see the other's containers
     assert argv[argv.index("--containerd") + 1] == str(layout.containerd_socket)
-    assert swarm.containerd_argv(layout)[:3] == argv[:2] + ["containerd"]
+    assert swarm.containerd_argv(layout)[:3] == [*argv[:2], "containerd"]
     config = swarm.containerd_config(layout)
     assert f'address = "{layout.containerd_socket}"' in config and "grpc.v1.cri" in config
 
