@@ -279,6 +279,7 @@ class OrchestrationExperiment:
             for metric, seconds in cluster.setup.items():
                 yield record(f"swarm-{metric}", seconds, "s")
             prefix = labels.resource_name(cluster.layout.run_id)
+            image = swarm.offline_image(cluster.host, image)
             yield from _scale_out(cluster, image, prefix, record, s)
             for delay in (0.0, DEFAULT_DELAY_S):
                 yield from _self_heal(cluster, image, prefix, record, s, delay)

@@ -207,6 +207,7 @@ def _is_node2(process: psutil.Process, layout: Layout) -> bool:
 
 
 NODE_VAR = "VCBENCH_SWARM_NODE"
+OFFLINE_VAR = "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE"
 
 
 def kill_node(layout: Layout) -> int:
@@ -369,6 +370,7 @@ class Node2:
 
     def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, procs.RUN_VAR: self.layout.run_id, NODE_VAR: self.layout.namespace}
+        env[OFFLINE_VAR] = "1"  # no pull attempt before a task (services name an ID anyway)
         env.pop("DOCKER_HOST", None)
         self.layout.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.layout.log_dir / f"{NODE2}-{log_name}"
@@ -473,6 +475,14 @@ def load_image(tag: str, layout: Layout, timeout: float = 600.0) -> float:
             "check `docker image inspect` of the tag and node 2's log",
         )
     return time.perf_counter() - started
+
+
+def offline_image(host: Any, tag: str) -> str:
+    """The image as services must name it: by its ID. Swarm's executor tries to pull a
+    tagged image before every task, registry or not (a pull that goes nowhere here, for
+    seconds, and traffic that must not leave the host); an image ID it never pulls. `docker
+    load` keeps the ID, so it names the same image on both nodes."""
+    return str(host.images.get(tag).id)
 
 
 # --- the whole cluster ------------------------------------------------------------------------
