@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,17 @@ from bench.cli.compare import EXIT_REGRESSION
 from bench.cli.execute import _docker_or_none, _libvirt_or_none
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of, profile_of
+from bench.data.check_record import CheckRecord, write_check
 from bench.data.results import Event, RunWriter, find_run, load_run, read_meta
 from bench.experiments.announce import experiment_reporter
 from bench.experiments.stage import pending, run_experiments
 from bench.images.build import build
 from bench.platforms import docker, gc, libvirt, lifecycle
-from bench.platforms.labels import RunContext, runs_root
+from bench.platforms.labels import RunContext, new_run_id, runs_root
 from bench.platforms.profile_fit import run_records, shortfall_events
 from bench.platforms.protocol import PlatformConfig
-from bench.report.baseline import judge
 from bench.report.history import write_index
+from bench.report.regression_check import CONFIRMS, check_run, verdict_lines
 from bench.report.render import write_report
 from bench.report.terminal import print_summary
 from bench.run import fingerprint
@@ -48,7 +50,8 @@ class Output:
     as_json: bool
     results: Path
     reports: Path
-    compare: bool = True  # judge the run against the previous comparable one (exit 3)
+    compare: bool = True  # judge the run against the host's history of runs (exit 3)
+    confirm: bool = False  # re-measure this run's suspects in fresh runs, in the same job
 
 
 def resume(ref: str, out: Output) -> None:
@@ -85,22 +88,39 @@ def execute(
 ) -> None:
     """Measure under the host lock, then the summary, the report and the history index."""
 
+    tally = measure(plan, directory, resume, out)
+    failed = bool(tally.failed or tally.dropped or tally.experiments_failed)
+    failed |= finish(directory, out)
+    if failed:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def measure(
+    plan: Any,
+    directory: Path,
+    resume: tuple[dict[str, Any], set[str]] | None,
+    out: Output,
+    extra_meta: Mapping[str, Any] | None = None,
+) -> Any:
+    """The run's trials and experiments under the host lock; the tally of what happened."""
+
     def say(message: str) -> None:
         if not (out.quiet or out.as_json):
             click.echo(message, err=True)
 
     with lifecycle.sigterm_raises(), host_lock(plan.run_id):
         images = build(progress=say)
-        writer, done = _open_results(plan, directory, resume, images)
+        writer, done = _open_results(plan, directory, resume, images, extra_meta or {})
         say(f"run {plan.run_id}: results in {directory}")
-        tally = _measure(plan, writer, images, done, out)
-    finish(directory, out)
-    if tally.failed or tally.dropped or tally.experiments_failed:
-        sys.exit(EXIT_SOME_FAILED)
+        return _measure(plan, writer, images, done, out)
 
 
 def _open_results(
-    plan: Any, directory: Path, resume: tuple[dict[str, Any], set[str]] | None, images: Any
+    plan: Any,
+    directory: Path,
+    resume: tuple[dict[str, Any], set[str]] | None,
+    images: Any,
+    extra_meta: Mapping[str, Any],
 ) -> tuple[Any, set[str]]:
     """A new run directory (plan and fingerprint first), or the interrupted one reopened."""
 
@@ -110,6 +130,7 @@ def _open_results(
             "created": time.time(),
             "plan": plan.to_json(),
             "fingerprint": fingerprint.collect(images, plan.limits, _bases(plan.platforms)),
+            **extra_meta,
         }
         profiles = _vm_profile_records(plan, images)
         meta["fingerprint"]["vm_profiles"] = profiles
@@ -167,20 +188,87 @@ def _run_experiments(
     return [o.name for o in outcomes if o.status != "ok"]
 
 
-def finish(directory: Path, out: Output) -> None:
-    """The terminal summary, the verdict against the previous comparable run, the run's report
-    and the history index; the results path last. Exit 3 when a figure regressed."""
+def finish(directory: Path, out: Output) -> bool:
+    """The terminal summary, the run-level regression check (with its confirmation runs under
+    --confirm), the run's report and the history index; the results path last. Exit 3 when a
+    figure was confirmed worse; True when a confirmation run had failed trials."""
 
     print_summary(directory, quiet=out.as_json)
-    verdict = judge(directory, out.results) if out.compare else None
-    for line in verdict.lines if verdict else ():
+    record, confirm_failed = _regression_check(directory, out) if out.compare else (None, False)
+    for line in verdict_lines(record) if record else ():
         click.echo(line, err=out.as_json)  # --json keeps stdout for the trial records
     report = write_report(directory, out.reports / directory.name)
     index = write_index(out.results, out.reports)
     click.echo(f"report: {report}\nhistory: {index}", err=True)
     click.echo(str(directory))
-    if verdict and verdict.regressed:
+    if record and record.regressed:
         sys.exit(EXIT_REGRESSION)  # before the failed-trials exit 1: CI must see a regression
+    return confirm_failed
+
+
+def _regression_check(directory: Path, out: Output) -> tuple[CheckRecord, bool]:
+    """Screen the run against its history; under --confirm, measure fresh runs of its suspects
+    and confirm them. The record is stored in the run's directory for the report and the next
+    night, which confirms whatever is still open."""
+
+    record = check_run(directory, out.results)
+    failed = False
+    if out.confirm and record.open_suspects:
+        dirs, failed = _confirmation_runs(directory, record, out)
+        record = check_run(directory, out.results, dirs)
+    write_check(directory, record)
+    return record, failed
+
+
+def _confirmation_runs(
+    directory: Path, record: CheckRecord, out: Output
+) -> tuple[list[Path], bool]:
+    """`policy.confirm_runs` fresh runs of the suspects' workloads on the suspects' platforms
+    only, each a run of its own (new instances, its own order seed), marked as confirming."""
+
+    from bench.analysis.gate import DEFAULT
+    from bench.run.runner import RunPlan
+
+    plan = RunPlan.from_json(read_meta(directory)["plan"])
+    suspects = record.open_suspects
+    wanted: dict[str, set[str]] = {}
+    for f in suspects:
+        wanted.setdefault(f.workload, set()).add(f.platform)
+    workloads = tuple(
+        w.model_copy(
+            update={
+                "platforms": tuple(
+                    p for p in w.platforms if any(base_of(q) == p for q in wanted[w.name])
+                )
+            }
+        )
+        for w in plan.workloads
+        if w.name in wanted
+    )
+    platforms = tuple(p for p in plan.platforms if any(p in ps for ps in wanted.values()))
+    dirs: list[Path] = []
+    failed = False
+    if not (out.quiet or out.as_json):
+        click.echo(
+            f"confirming {len(suspects)} suspect(s) with {DEFAULT.confirm_runs} fresh runs of"
+            f" {len(workloads)} workload(s) on {','.join(platforms)}",
+            err=True,
+        )
+    for replicate in range(1, DEFAULT.confirm_runs + 1):
+        fresh = replace(
+            plan,
+            run_id=new_run_id(),
+            workloads=workloads,
+            platforms=platforms,
+            experiments=(),
+            seed=plan.seed + replicate,
+        )
+        target = out.results / fresh.run_id
+        marker = {CONFIRMS: {"run_id": plan.run_id, "replicate": replicate}}
+        tally = measure(fresh, target, None, out, marker)
+        failed |= bool(tally.failed or tally.dropped)
+        dirs.append(target)
+    return dirs, failed
 
 
 def _bases(platforms: tuple[str, ...]) -> tuple[str, ...]:

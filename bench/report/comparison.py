@@ -34,9 +34,10 @@ TEMPLATES: Final = Path(__file__).parent / "templates"
 # asv's convention: "+" worse (slower), "-" better, "~" a change as large as the minimum effect
 # that the test cannot call, blank not significant, "x" not comparable.
 SYMBOLS: Final = {"worse": "+", "better": "-", "not comparable": "x"}
+_CALLED: Final = f"significant (p < {gate.DEFAULT.alpha:g}) and at least the minimum effect"
 LEGEND: Final = (  # (symbol, mark, label, meaning)
-    ("+", "worse", "worse", "significant (p < 0.01) and at least the minimum effect"),
-    ("-", "better", "better", "significant (p < 0.01) and at least the minimum effect"),
+    ("+", "worse", "worse", _CALLED),
+    ("-", "better", "better", _CALLED),
     (
         "~",
         "not significant",
@@ -91,15 +92,14 @@ class ComparisonResult:
         idle = comparable.loc[~comparable["armed"].astype(bool)]
         if idle.empty:
             return ""
-        reasons = idle["reason"].astype(str)
-        few = idle.loc[reasons.str.startswith(("too few repeats", "the U test cannot reach"))]
+        few = idle.loc[idle["code"].isin([str(code) for code in gate.TOO_FEW])]
         parts = []
         if not few.empty:
             ns = sorted({int(n) for n in (*few["n_a"], *few["n_b"])})
             span = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
             parts.append(
-                f"{len(few)} for too few repeats ({span}; --repeats {gate.MIN_REPEATS} or more"
-                " on both runs arms it)"
+                f"{len(few)} for too few repeats ({span};"
+                f" --repeats {gate.DEFAULT.min_repeats} or more on both runs arms it)"
             )
         if len(few) < len(idle):
             parts.append(
