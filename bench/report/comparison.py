@@ -53,6 +53,15 @@ LEGEND: Final = (  # (symbol, mark, label, meaning)
     ),
 )
 ORDER: Final = ("worse", "better", "not significant", "not comparable")
+# Two single runs are one sample of the noise between runs each: the repeats inside a run share
+# its boot, caches, CPU frequency and neighbours, and the marks below cannot see that noise.
+TWO_RUNS: Final = (
+    "Two single runs cannot tell a change from the noise between runs: the marks below are"
+    " within-run evidence (each run's repeats against the other's), which understates how much"
+    " two runs of the same thing differ. Regressions are called at the run level: `vcbench run`"
+    " judges each run against this host's history of runs and exits 3 only on a change that"
+    " fresh runs confirm."
+)
 
 
 class NotComparableError(BenchError):
@@ -239,6 +248,7 @@ def comparison_text(result: ComparisonResult) -> str:
             + ", ".join(result.differences)
             + "); read the figures with care"
         )
+    out.append(TWO_RUNS)
     out.append("ratio = b / a; change > 0 means b is worse, whichever way the metric points")
     out.append("")
     rows = _rows(result)
@@ -313,4 +323,5 @@ def comparison_html(result: ComparisonResult) -> str:
         counts=result.counts(),
         unarmed=result.unarmed(),
         legend=LEGEND,
+        two_runs=TWO_RUNS,
     )

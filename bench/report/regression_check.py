@@ -35,6 +35,7 @@ from bench.data.results import (
     stops_and_starts,
 )
 from bench.data.run_meta import check_comparable, measured_frame, meta_value, min_effects
+from bench.report.regression_view import learning_line
 
 # A one-screen summary: the figures beyond this many are counted, not listed.
 MAX_LISTED: Final = 8
@@ -203,12 +204,7 @@ def verdict_lines(record: CheckRecord, policy: gate.Policy = gate.DEFAULT) -> tu
     )
     lines = [head]
     if learning:
-        fewest = min(f.n_history for f in learning)
-        lines.append(
-            f"  {len(learning)} of {len(figures)} figures still learning this host's noise between"
-            f" runs: {fewest} comparable earlier run(s), {policy.min_history - fewest} more"
-            f" needed; no regression can be called on them yet"
-        )
+        lines.append(f"  {learning_line(figures, policy)}")
     suspects = [f for f in figures if f.status == RunStatus.SUSPECT]
     if suspects:
         lines.append(

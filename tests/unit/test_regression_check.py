@@ -14,7 +14,8 @@ import pytest
 from bench.cli.compare import EXIT_REGRESSION
 from bench.cli.run_session import Output, finish
 from bench.data.check_record import CHECK_FILE, read_check, write_check
-from bench.data.results import Event, ResultsError, RunWriter, read_meta
+from bench.data.results import Event, ResultsError, RunWriter, load_run, read_meta
+from bench.report.export import serialize
 from bench.report.regression_check import (
     CONFIRMS,
     Candidate,
@@ -209,7 +210,13 @@ def test_run_ends_with_exit_3_on_a_confirmed_regression_and_the_path_last(
     assert code == EXIT_REGRESSION
     assert lines[-1] == str(tomorrow)
     assert any(line.startswith("REGRESSION") for line in lines)
-    assert (tmp_path / "reports" / tomorrow.name / "index.html").is_file()
+    page = (tmp_path / "reports" / tomorrow.name / "index.html").read_text()
+    assert "Against this host's history" in page and "confirmed (suspect of" in page
+    assert "quiet nights ending in exit 3, with --confirm" in page  # the Method section's rates
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "1 confirmed worse" in index and "1 suspect(s)" in index
+    markdown = serialize(load_run(tomorrow), "markdown").decode()
+    assert "### Against this host's history" in markdown and "**REGRESSION:**" in markdown
 
     code, lines, _ = _finish_and_capture(tomorrow, root, tmp_path, capsys, compare=False)
     assert code == 0 and lines[-1] == str(tomorrow)
