@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,11 @@ from bench.platforms.labels import RunContext, new_run_id, runs_root
 from bench.platforms.profile_fit import run_records, shortfall_events
 from bench.platforms.protocol import PlatformConfig
 from bench.report.history import write_index
-from bench.report.regression_check import CONFIRMS, check_run, verdict_lines
+from bench.report.regression_check import check_run, verdict_lines
 from bench.report.render import write_report
 from bench.report.terminal import print_summary
 from bench.run import fingerprint
+from bench.run.confirmation import confirmation_plans
 from bench.run.host_lock import busy_reasons, host_lock
 from bench.run.progress import reporter
 from bench.run.runner import Runner, RunPlan, open_platforms
@@ -209,66 +210,33 @@ def finish(directory: Path, out: Output) -> bool:
 def _regression_check(directory: Path, out: Output) -> tuple[CheckRecord, bool]:
     """Screen the run against its history; under --confirm, measure fresh runs of its suspects
     and confirm them. The record is stored in the run's directory for the report and the next
-    night, which confirms whatever is still open."""
+    night; stored before the confirmation runs too, so that an interrupted confirmation leaves
+    the suspects open for the next run to confirm."""
 
     record = check_run(directory, out.results)
+    write_check(directory, record)
     failed = False
     if out.confirm and record.open_suspects:
-        dirs, failed = _confirmation_runs(directory, record, out)
+        from bench.analysis.gate import DEFAULT
+        from bench.run.runner import RunPlan
+
+        plan = RunPlan.from_json(read_meta(directory)["plan"])
+        plans = confirmation_plans(plan, record.open_suspects, DEFAULT.confirm_runs, new_run_id)
+        if not (out.quiet or out.as_json):
+            fresh = plans[0][0]
+            click.echo(
+                f"confirming {len(record.open_suspects)} suspect(s) with {len(plans)} fresh runs"
+                f" of {', '.join(w.name for w in fresh.workloads)} on {','.join(fresh.platforms)}",
+                err=True,
+            )
+        dirs = []
+        for fresh, marker in plans:
+            tally = measure(fresh, out.results / fresh.run_id, None, out, marker)
+            failed |= bool(tally.failed or tally.dropped)
+            dirs.append(out.results / fresh.run_id)
         record = check_run(directory, out.results, dirs)
-    write_check(directory, record)
+        write_check(directory, record)
     return record, failed
-
-
-def _confirmation_runs(
-    directory: Path, record: CheckRecord, out: Output
-) -> tuple[list[Path], bool]:
-    """`policy.confirm_runs` fresh runs of the suspects' workloads on the suspects' platforms
-    only, each a run of its own (new instances, its own order seed), marked as confirming."""
-
-    from bench.analysis.gate import DEFAULT
-    from bench.run.runner import RunPlan
-
-    plan = RunPlan.from_json(read_meta(directory)["plan"])
-    suspects = record.open_suspects
-    wanted: dict[str, set[str]] = {}
-    for f in suspects:
-        wanted.setdefault(f.workload, set()).add(f.platform)
-    workloads = tuple(
-        w.model_copy(
-            update={
-                "platforms": tuple(
-                    p for p in w.platforms if any(base_of(q) == p for q in wanted[w.name])
-                )
-            }
-        )
-        for w in plan.workloads
-        if w.name in wanted
-    )
-    platforms = tuple(p for p in plan.platforms if any(p in ps for ps in wanted.values()))
-    dirs: list[Path] = []
-    failed = False
-    if not (out.quiet or out.as_json):
-        click.echo(
-            f"confirming {len(suspects)} suspect(s) with {DEFAULT.confirm_runs} fresh runs of"
-            f" {len(workloads)} workload(s) on {','.join(platforms)}",
-            err=True,
-        )
-    for replicate in range(1, DEFAULT.confirm_runs + 1):
-        fresh = replace(
-            plan,
-            run_id=new_run_id(),
-            workloads=workloads,
-            platforms=platforms,
-            experiments=(),
-            seed=plan.seed + replicate,
-        )
-        target = out.results / fresh.run_id
-        marker = {CONFIRMS: {"run_id": plan.run_id, "replicate": replicate}}
-        tally = measure(fresh, target, None, out, marker)
-        failed |= bool(tally.failed or tally.dropped)
-        dirs.append(target)
-    return dirs, failed
 
 
 def _bases(platforms: tuple[str, ...]) -> tuple[str, ...]:

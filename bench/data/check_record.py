@@ -20,6 +20,13 @@ from bench.data.results import ResultsError
 
 CHECK_FILE: Final = "check.json"
 CHECK_VERSION: Final = 1
+# run.json's mark of a confirmation run (`vcbench run --confirm`): {"run_id": ..., "replicate": i}.
+# Such a run shares the night of the run it confirms: it joins no history and is never checked.
+CONFIRMS: Final = "confirms"
+
+
+def is_confirmation(meta: Mapping[str, Any]) -> bool:
+    return isinstance(meta.get(CONFIRMS), Mapping)
 
 
 @dataclass(frozen=True)

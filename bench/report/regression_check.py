@@ -25,7 +25,13 @@ import numpy as np
 from bench.analysis import gate
 from bench.analysis.run_check import History, Key, RunFigures, check
 from bench.analysis.run_level import RunStatus
-from bench.data.check_record import CheckRecord, ConfirmationRecord, FigureCheck, read_check
+from bench.data.check_record import (
+    CheckRecord,
+    ConfirmationRecord,
+    FigureCheck,
+    is_confirmation,
+    read_check,
+)
 from bench.data.results import (
     RUN_FILE,
     ResultsError,
@@ -39,7 +45,6 @@ from bench.report.regression_view import learning_line
 
 # A one-screen summary: the figures beyond this many are counted, not listed.
 MAX_LISTED: Final = 8
-CONFIRMS: Final = "confirms"  # run.json key of a confirmation run: {"run_id": ..., "replicate": i}
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,6 @@ def identity(meta: Mapping[str, Any]) -> tuple[str, str, tuple[tuple[str, str], 
 def created(meta: Mapping[str, Any]) -> float:
     value = meta.get("created")
     return float(value) if isinstance(value, int | float) else 0.0
-
-
-def is_confirmation(meta: Mapping[str, Any]) -> bool:
-    return isinstance(meta.get(CONFIRMS), Mapping)
 
 
 def comparable_before(current: Mapping[str, Any], pool: Sequence[Candidate]) -> list[Candidate]:
@@ -226,7 +227,6 @@ def verdict_lines(record: CheckRecord, policy: gate.Policy = gate.DEFAULT) -> tu
 
 
 __all__ = [
-    "CONFIRMS",
     "Candidate",
     "History",
     "RunFigures",
@@ -235,7 +235,6 @@ __all__ = [
     "check_run",
     "comparable_before",
     "identity",
-    "is_confirmation",
     "load_history",
     "run_figures",
     "verdict_lines",

@@ -13,11 +13,10 @@ import pytest
 
 from bench.cli.compare import EXIT_REGRESSION
 from bench.cli.run_session import Output, finish
-from bench.data.check_record import CHECK_FILE, read_check, write_check
+from bench.data.check_record import CHECK_FILE, CONFIRMS, read_check, write_check
 from bench.data.results import Event, ResultsError, RunWriter, load_run, read_meta
 from bench.report.export import serialize
 from bench.report.regression_check import (
-    CONFIRMS,
     Candidate,
     check_run,
     comparable_before,
