@@ -21,7 +21,7 @@ from bench.cli.compare import EXIT_REGRESSION
 from bench.cli.execute import _docker_or_none, _libvirt_or_none
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of, profile_of
-from bench.data.check_record import CheckRecord, write_check
+from bench.data.check_record import CheckRecord, is_confirmation, write_check
 from bench.data.results import Event, RunWriter, find_run, load_run, read_meta
 from bench.experiments.announce import experiment_reporter
 from bench.experiments.stage import pending, run_experiments
@@ -195,7 +195,9 @@ def finish(directory: Path, out: Output) -> bool:
     figure was confirmed worse; True when a confirmation run had failed trials."""
 
     print_summary(directory, quiet=out.as_json)
-    record, confirm_failed = _regression_check(directory, out) if out.compare else (None, False)
+    # A confirmation run (its own --resume) is judged with the run it confirms, never alone.
+    checked = out.compare and not is_confirmation(read_meta(directory))
+    record, confirm_failed = _regression_check(directory, out) if checked else (None, False)
     for line in verdict_lines(record) if record else ():
         click.echo(line, err=out.as_json)  # --json keeps stdout for the trial records
     report = write_report(directory, out.reports / directory.name)

@@ -19,7 +19,7 @@ from bench.analysis import gate
 from bench.analysis.steps import find_steps
 from bench.core.paths import atomic_path
 from bench.core.platform_names import sort_platforms
-from bench.data.check_record import read_check
+from bench.data.check_record import CONFIRMS, is_confirmation, read_check
 from bench.data.results import ResultsError, RunData
 from bench.data.run_history import (
     HEADLINES,
@@ -211,6 +211,8 @@ def _run_row(
 
 def _check_badge(run: RunData) -> str:
     """What the run-level regression check said of this run ("" when it was not checked)."""
+    if is_confirmation(run.meta):
+        return f"confirmation run of {run.meta[CONFIRMS].get('run_id', '?')}"
     try:
         return badge(read_check(run.directory))
     except ResultsError as exc:
