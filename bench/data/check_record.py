@@ -103,8 +103,11 @@ class CheckRecord:
 
     @property
     def open_suspects(self) -> tuple[FigureCheck, ...]:
-        """Suspects that no fresh run has settled yet: the next comparable run confirms them."""
-        return tuple(f for f in self.figures if f.status == "suspect")
+        """Suspects that no fresh run has settled yet: the next comparable run confirms them.
+        A suspect whose figure this run just confirmed as the previous run's change is that same
+        change, already called: carrying it would raise the alarm twice."""
+        called = {c.key for c in self.confirmations if c.status == "confirmed"}
+        return tuple(f for f in self.figures if f.status == "suspect" and f.key not in called)
 
 
 def write_check(directory: Path, record: CheckRecord) -> Path:

@@ -123,6 +123,10 @@ def test_a_step_is_a_suspect_first_and_a_regression_only_once_the_next_run_confi
     assert (c.of_run, c.key, c.status) == (tonight.name, NATIVE, "confirmed") and c.worse
     assert confirmed.regressed
     assert verdict_lines(confirmed)[-1].startswith("REGRESSION: 1 figure(s) confirmed worse")
+    # Tomorrow's own figure is a suspect too, but it is the change just called: not carried,
+    # so the night after does not raise the same alarm again.
+    assert {f.key: f.status for f in confirmed.figures}[NATIVE] == "suspect"
+    assert confirmed.open_suspects == ()
 
 
 def test_a_suspect_that_the_next_run_does_not_repeat_is_cleared(tmp_path: Path) -> None:
