@@ -22,8 +22,6 @@ recomputes them, checks the promises and that the stored copy is this code's.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from bench.analysis import gate
+from bench.analysis import calibration_store, gate
 from bench.analysis.calibration import DISTRIBUTIONS, PROMISED
 from bench.analysis.run_check import History, Key, RunFigures, check
 from bench.data.check_record import CheckRecord
@@ -241,7 +239,7 @@ def calibrate(
     return rates
 
 
-def as_json(rates: Sequence[NightRate]) -> dict[str, Any]:
+def header(rates: Sequence[NightRate]) -> dict[str, Any]:
     return {
         "seed": SEED,
         "figures": FIGURES,
@@ -249,50 +247,35 @@ def as_json(rates: Sequence[NightRate]) -> dict[str, Any]:
         "run_effects": list(RUN_EFFECTS),
         "false_limit": FALSE_LIMIT,
         "power_limit": POWER_LIMIT,
-        "rates": [{**vars(r), "run_effect": _nan_null(r.run_effect)} for r in rates],
     }
-
-
-def _nan_null(x: float) -> float | None:
-    return None if math.isnan(x) else x
 
 
 def stored() -> list[NightRate]:
     """The figures stored with this version of the check (empty if the file is missing)."""
-    try:
-        data = json.loads(STORED.read_text())
-    except (OSError, ValueError):
-        return []
-    return [
-        NightRate(**{**r, "run_effect": math.nan if r["run_effect"] is None else r["run_effect"]})
-        for r in data.get("rates", [])
-    ]
+    return calibration_store.load(STORED, NightRate)
 
 
 def same(a: Sequence[NightRate], b: Sequence[NightRate]) -> bool:
     """Equal, NaN equal to NaN (the stored figures against a recomputation)."""
-    return len(a) == len(b) and all(
-        vars(x) | {"run_effect": 0} == vars(y) | {"run_effect": 0}
-        and (
-            x.run_effect == y.run_effect or (math.isnan(x.run_effect) and math.isnan(y.run_effect))
+
+    def plain(r: NightRate) -> tuple[Any, ...]:
+        return tuple(
+            None if isinstance(v, float) and math.isnan(v) else v for v in vars(r).values()
         )
-        for x, y in zip(a, b, strict=True)
+
+    return [plain(x) for x in a] == [plain(y) for y in b]
+
+
+def _line(r: NightRate) -> str:
+    return (
+        f"{r.kind:<15} {r.mode:<8} history={r.history:<3} step={r.step:<5}"
+        f" noise={r.run_effect:<6} {r.distribution:<14} {r.hits}/{r.nights}"
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help=f"store the figures in {STORED.name}")
-    args = parser.parse_args(argv)
-    rates = calibrate()
-    for r in rates:
-        print(
-            f"{r.kind:<15} {r.mode:<8} history={r.history:<3} step={r.step:<5}"
-            f" noise={r.run_effect:<6} {r.distribution:<14} {r.hits}/{r.nights}"
-        )
-    if args.write:
-        STORED.write_text(json.dumps(as_json(rates), indent=1) + "\n")
-    return 0
+    description = __doc__.splitlines()[0]
+    return calibration_store.main(argv, description, STORED, calibrate, header, _line)
 
 
 if __name__ == "__main__":
