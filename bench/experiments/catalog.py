@@ -25,6 +25,7 @@ EXPERIMENTS: dict[str, str] = {
     "density": "density:DensityExperiment",
     "elasticity": "elasticity:ElasticityExperiment",
     "isolation": "isolation:IsolationExperiment",
+    "orchestration": "orchestration:OrchestrationExperiment",
 }
 Settings = Mapping[str, Any]
 

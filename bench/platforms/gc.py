@@ -18,7 +18,7 @@ from typing import Any
 from bench.core.errors import BenchError
 from bench.core.podman_cli import PODMAN
 from bench.core.proc import run
-from bench.platforms import cgroup, labels, network, podman, procs
+from bench.platforms import cgroup, labels, network, podman, procs, swarm
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def find(docker_client: Any = None, conn: Any = None, *, include_alive: bool = F
             unreachable.append(source)
     if docker_client is not None:
         found += _containers(docker_client) + _docker_networks(docker_client)
+    found += _swarm(docker_client)  # before processes, cgroups, mounts: node 2 stops first
     if conn is not None:
         found += _domains(conn) + _libvirt_networks(conn)
     if shutil.which(PODMAN):  # daemonless: asked only where it is installed
@@ -81,6 +82,12 @@ def _containers(client: Any) -> list[Leftover]:
         remove = partial(c.remove, force=True, v=True)
         found.append(Leftover("container", c.name, c.labels[labels.RUN_LABEL], remove))
     return found
+
+
+def _swarm(docker_client: Any) -> list[Leftover]:
+    """The orchestration experiment's two-node swarm: node 1's membership, node 2 (its
+    dockerd, containers, mounts, cgroups, namespace) and the bridge (bench.platforms.swarm)."""
+    return [Leftover(f.kind, f.name, f.run_id, f.remove) for f in swarm.leftovers(docker_client)]
 
 
 def _podman_containers() -> list[Leftover]:

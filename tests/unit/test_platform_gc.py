@@ -73,8 +73,8 @@ def test_a_non_root_run_without_the_host_wide_directory_records_itself_in_its_ow
 def test_gc_finds_a_dead_run_s_work_dir_under_another_state_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for host_wide in ("_processes", "_cgroups", "_mounts"):
-        monkeypatch.setattr(gc, host_wide, lambda: [])
+    for host_wide in ("_processes", "_cgroups", "_mounts", "_swarm"):
+        monkeypatch.setattr(gc, host_wide, lambda *_: [])
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "the-run-s"))
     dead = labels.RunContext.create()
     _instance_dir(dead)
@@ -96,8 +96,8 @@ def _instance_dir(run: labels.RunContext) -> Path:
 def test_gc_takes_dead_runs_overlays_and_keeps_their_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     # Processes, cgroups and mounts are host-wide: a benchmark running beside this test has
     # its owner file in the real state dir, not this test's, and would look dead to it.
-    for host_wide in ("_processes", "_cgroups", "_mounts"):
-        monkeypatch.setattr(gc, host_wide, lambda: [])
+    for host_wide in ("_processes", "_cgroups", "_mounts", "_swarm"):
+        monkeypatch.setattr(gc, host_wide, lambda *_: [])
     dead = labels.RunContext.create()
     alive = labels.RunContext.create()
     _instance_dir(dead)

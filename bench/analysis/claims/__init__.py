@@ -10,7 +10,8 @@ gate's (bench.analysis.gate, through stats.summarize); nothing here decides othe
 
 Modules: model (the claims and the verdict's shape), evidence (the run as the rules read it,
 the family tally and the one rule from gate verdicts to a claim's verdict), costs (C1, C2,
-C4, C5, C6, C11: what an instance is and costs), speed (C3, C7, C8, C9, C10, C13); C12 is here.
+C4, C5, C6, C11: what an instance is and costs), speed (C3, C7, C8, C9, C10, C13),
+orchestration (C12).
 
 Decision rules (the same words are in each verdict's reason):
 - Missing data is never guessed at: "not measured in this run", with what to run.
@@ -41,7 +42,10 @@ Decision rules (the same words are in each verdict's reason):
   the VM (with/alone, paired by repeat) for some victim, and more for none (any).
 - C11 visibility: supported when, inside the container, nproc or the memory total shows more
   than its limits while the VM shows its own; never without the VM's view.
-- C12: one host cannot measure orchestration across hosts.
+- C12 orchestration: Docker Swarm (two nodes on this host; Kubernetes cannot run here)
+  restores a killed task and scales 1 -> N faster than the VM crashes back to READY and
+  scales out (all, one family), within ten seconds (the swarm's interval ends below it), else
+  partly; node failure and the rolling update are shown beside them, not judged.
 - C13 sandbox: gvisor starts faster than the VM on every start-up workload and is slower on
   the system-call microbenchmark (all, one family).
 """
@@ -51,7 +55,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from bench.analysis.claims import costs, speed
+from bench.analysis.claims import costs, orchestration, speed
 from bench.analysis.claims.evidence import RunView, missing
 from bench.analysis.claims.model import (
     CLAIMS,
@@ -89,7 +93,7 @@ def assess(run: RunData) -> tuple[ClaimVerdict, ...]:
         "C9": speed.paravirt,
         "C10": speed.isolation,
         "C11": costs.visibility,
-        "C12": _orchestration,
+        "C12": orchestration.orchestration,
         "C13": speed.sandbox,
     }
     out = []
@@ -130,15 +134,3 @@ def _guarded(claim: str, data: RunView, rule: Callable[[RunView], Finding]) -> F
         return dataclasses.replace(outcome, reason=why)
     note = f"the {experiment} experiment failed part way ({failed}): its figures may be partial"
     return dataclasses.replace(outcome, caveats=(*outcome.caveats, note))
-
-
-# --- C12 orchestration ---------------------------------------------------------------------------
-
-
-def _orchestration(data: RunView) -> Finding:
-    return Finding(
-        "not measurable here",
-        "Orchestration across hosts needs several hosts; vcbench measures one. Future work:"
-        " a kind or KubeVirt cluster.",
-        key="one host",
-    )

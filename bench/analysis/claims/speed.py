@@ -4,8 +4,9 @@ para-virtualised against emulated devices (C9) and isolation from a noisy neighb
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from bench.analysis.claims.evidence import (
     VM,
     RunView,
     Stat,
+    Tally,
     claim_verdict,
     few_caveats,
     finite,
@@ -116,17 +118,12 @@ def elasticity(data: RunView) -> Finding:
     found = record_stats(records)
     figures = tuple(s.figure() for s in found.values())
     rows = [r for r in record_rows(records) if r["metric"] in RESIZE_METRICS]
-    mine, theirs = versus(rows, CONTAINER, VM)
     if not any(p == CONTAINER for p, _ in found):
         return missing("no limit change measured on a container", figures)
-    if not mine:
+    faster = faster_within(rows, RESIZE_METRICS, QUICK_S)
+    if faster is None:
         return missing("needs the same limit changes timed on a VM, to compare with", figures)
-    judged = [(mine[k], theirs[k]) for k in sorted(mine, key=lambda k: RESIZE_METRICS.index(k[1]))]
-    t = tally([c for c, _ in judged], "better")
-    verdict = claim_verdict(t, "all")
-    slow = [c for c, _ in judged if not (math.isfinite(c.high) and c.high < QUICK_S)]
-    if verdict == "supported" and slow:
-        verdict = "partly supported"
+    judged, t, verdict, slow = faster.judged, faster.tally, faster.verdict, faster.slow
     parts = [f"{c.metric}: container {judged_text(c, v)}" for c, v in judged]
     rule = (
         f"every limit change takes effect faster on the container than on the VM, by {GATE_RULE},"
@@ -143,6 +140,33 @@ def elasticity(data: RunView) -> Finding:
     slowest = max((c for c, _ in judged), key=lambda s: s.median)
     key = f"docker slowest {slowest.metric} {with_interval(slowest)}"
     return Finding(verdict, reason + f". Rule: {rule}.", figures, tuple(caveats), key)
+
+
+@dataclass(frozen=True)
+class Faster:
+    """The container's times judged against the VM's, one family: all must be faster, and
+    within `bound` (the container's interval ends below it), else only partly supported."""
+
+    judged: list[tuple[Stat, Stat]]  # (container, VM), in the metrics' order
+    tally: Tally
+    verdict: Verdict
+    slow: list[Stat]  # the container's figures not within the bound
+
+
+def faster_within(
+    rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], bound: float
+) -> Faster | None:
+    """None when no metric has figures on both sides."""
+    mine, theirs = versus(rows, CONTAINER, VM)
+    if not mine:
+        return None
+    judged = [(mine[k], theirs[k]) for k in sorted(mine, key=lambda k: metrics.index(k[1]))]
+    t = tally([c for c, _ in judged], "better")
+    verdict = claim_verdict(t, "all")
+    slow = [c for c, _ in judged if not (math.isfinite(c.high) and c.high < bound)]
+    if verdict == "supported" and slow:
+        verdict = "partly supported"
+    return Faster(judged, t, verdict, slow)
 
 
 # --- C8 overhead ---------------------------------------------------------------------------------
