@@ -23,9 +23,8 @@ import pytest
 from bench.host import accel
 from bench.host.packages import APT_PACKAGES
 from bench.images import host_guest
-from tests.hosts.guest import booted, read_out, wait_for_poweroff
+from tests.hosts.guest import booted, read_out, wait_for_poweroff, workload_images
 from tests.integration.conftest import connect_libvirt
-from tests.integration.platform_support import built_images
 
 # Everything inside the guest, under TCG on 2 shared cores; the whole tier must stay within
 # about 20 minutes of CI, image build included.
@@ -61,9 +60,9 @@ class GuestRun:
 
 @pytest.fixture(scope="session")
 def guest_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestRun]:
-    images = built_images()
     conn = connect_libvirt()
     started = time.monotonic()
+    images = workload_images(tmp_path_factory.mktemp("spec"))
     guest = host_guest.build(list(APT_PACKAGES))
     build_s = time.monotonic() - started
     chosen = accel.detect().accel

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -36,6 +37,10 @@ GUEST_PYTHON = "3.11"  # Debian 12's python3
 NOT_FROM_PYPI = ("libvirt-python",)
 SOURCE_DIRS = ("bench", "workloads", "tests/hosts")
 CARRY_SPARE_MIB = 1024
+# The workload image carried in: the project's spec with only what the tiny suite and the
+# OOM workload run. Importing it into dockerd, then podman, is hashing and copying under
+# emulation: the full image (fio pulls in Ceph) took 390 s of the guest's time.
+WORKLOAD_PACKAGES = ("sysbench", "iperf3", "procps", "iproute2", "mount", "busybox")
 VCPUS, MEMORY_MIB = 2, 3584
 
 
@@ -74,6 +79,28 @@ def guest_site(cache_root: Path) -> Path:
     return target
 
 
+def workload_spec_text() -> str:
+    """The project's image spec (bench/images/default.toml) with WORKLOAD_PACKAGES, as TOML."""
+    data = load_image_spec().model_dump(mode="json")
+    data["packages"] = list(WORKLOAD_PACKAGES)
+    top = [f"{k} = {json.dumps(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    tables = [
+        f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items())
+        for name, table in data.items()
+        if isinstance(table, dict)
+    ]
+    return "\n".join(top) + "\n\n" + "\n".join(tables)
+
+
+def workload_images(work: Path) -> ImageSet:
+    """The reduced workload image, built (or found) on the host like any image set."""
+    from bench.images.build import build
+
+    spec = work / "workload.toml"
+    spec.write_text(workload_spec_text())
+    return build(spec)
+
+
 def _link_or_copy(src: Path, dst: Path) -> None:
     """Hard links where the filesystem allows (the workload image is ~700 MB), else copies."""
     try:
@@ -91,6 +118,8 @@ def make_carry(work: Path, images: ImageSet, site: Path) -> Path:
     for name in SOURCE_DIRS:
         shutil.copytree(ROOT / name, tree / "src" / name, ignore=ignore)
     shutil.copy2(ROOT / "pyproject.toml", tree / "src")
+    # The guest's default spec is the one the carried image was built from.
+    (tree / "src/bench/images/default.toml").write_text(workload_spec_text())
     (tree / "src" / "tests" / "__init__.py").touch()
     _link_or_copy(site, tree / "site")
     entry = tree / "cache" / "vcbench" / "images" / "entries" / images.root.name
