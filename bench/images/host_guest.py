@@ -31,7 +31,7 @@ from bench.images import spec as image_spec
 from bench.images.cache import Cache
 from bench.images.guest_kernel import boot_image, guest_kernel
 
-RECIPE_VERSION = 2  # 2: the daemons are not started at boot
+RECIPE_VERSION = 3  # 3: no serial getty waiting 90 s for a device udev would make
 DISK, KERNEL, INITRAMFS, RECORD = "disk.raw", "vmlinuz", "initramfs.img", "image.json"
 DRIVER = "usr/local/sbin/vcbench-hosts-driver"
 # Units the packages enable that the guest does not start at boot (prefixes of unit names).
@@ -208,6 +208,8 @@ def _install_driver(tree: Path) -> None:
     driver.chmod(0o755)
     units = tree / "etc/systemd/system"
     (units / UNIT).write_text(UNIT_TEXT)
+    # No udev here: the serial getty would wait 90 s for a dev-ttyS0.device that never comes.
+    (units / "serial-getty@ttyS0.service").symlink_to("/dev/null")
     wants = units / "multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     (wants / UNIT).symlink_to(f"/etc/systemd/system/{UNIT}")
