@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from bench.host import accel
-from bench.host.packages import APT_PACKAGES
+from bench.host.packages import APPARMOR_PACKAGE, APT_PACKAGES
 from bench.images import host_guest
 from tests.hosts.guest import booted, read_out, wait_for_poweroff, workload_images
 from tests.integration.conftest import connect_libvirt
@@ -63,7 +63,8 @@ def guest_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestRun]:
     conn = connect_libvirt()
     started = time.monotonic()
     images = workload_images(tmp_path_factory.mktemp("spec"))
-    guest = host_guest.build(list(APT_PACKAGES))
+    # Debian's kernel enforces AppArmor in the guest, as on a user's host: apparmor with it.
+    guest = host_guest.build([*APT_PACKAGES, APPARMOR_PACKAGE])
     build_s = time.monotonic() - started
     chosen = accel.detect().accel
     dest = tmp_path_factory.mktemp("hosts")
