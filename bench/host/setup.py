@@ -73,7 +73,7 @@ def apply(todo: SetupPlan) -> list[str]:
     for daemon in daemons.DAEMONS:  # re-checked: an install may have started some
         if not daemons.answers(daemon):
             daemons.start(daemon)
-            done.append(f"started {daemon.name} (log: {daemons.log_path(daemon)})")
+            done.append(f"started {daemon.name} (log: {daemons.log_hint(daemon)})")
     return done
 
 

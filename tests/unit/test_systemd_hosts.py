@@ -52,3 +52,16 @@ def test_apparmor_is_a_host_package_only_where_the_kernel_enforces_it(
     assert needed[: len(packages.APT_PACKAGES)] == list(packages.APT_PACKAGES)
     # without it dockerd starts no container, with or without runsc; podman runs regardless
     assert packages.PACKAGE_PLATFORMS[packages.APPARMOR_PACKAGE] == ("docker", "gvisor")
+
+
+def test_a_daemon_systemd_started_logs_to_its_journal_not_to_vcbench_s_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bench.host import daemons
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    dockerd = daemons.by_name("dockerd")
+    monkeypatch.setattr(daemons, "has_systemd", lambda: True)
+    assert daemons.log_hint(dockerd) == "journalctl -u docker.service"
+    monkeypatch.setattr(daemons, "has_systemd", lambda: False)
+    assert daemons.log_hint(dockerd) == str(daemons.log_path(dockerd))
