@@ -54,7 +54,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def hosts(session: nox.Session) -> None:
-    """The hosts tier: vcbench inside a systemd + cgroup v2 guest host (TCG: about 15 min)."""
+    """The hosts tier: vcbench inside a systemd + cgroup v2 guest host (TCG: 9-14 min)."""
     _host_setup(session)
     session.install("-e", ".[test]")
     env = {"VCBENCH_REQUIRE_INTEGRATION": os.environ.get("VCBENCH_REQUIRE_INTEGRATION", "1")}
