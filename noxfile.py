@@ -53,6 +53,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def hosts(session: nox.Session) -> None:
+    """The hosts tier: vcbench inside a systemd + cgroup v2 guest host (TCG: 9-14 min)."""
+    _host_setup(session)
+    session.install("-e", ".[test]")
+    env = {"VCBENCH_REQUIRE_INTEGRATION": os.environ.get("VCBENCH_REQUIRE_INTEGRATION", "1")}
+    session.run("pytest", "tests/hosts", *session.posargs, env=env)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint + format check) on everything, mypy --strict on bench/, and the layer
     contract (import-linter, pyproject's [tool.importlinter]): no module imports upwards."""

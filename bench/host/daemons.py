@@ -93,6 +93,14 @@ def log_path(daemon: Daemon) -> Path:
     return paths.state_dir() / "logs" / f"{daemon.name}.log"
 
 
+def log_hint(daemon: Daemon) -> str:
+    """Where a daemon started by start() logs: systemd's journal for its unit, or the file
+    vcbench gave it (under systemd that file is never written)."""
+    if has_systemd():
+        return f"journalctl -u {daemon.unit}"
+    return str(log_path(daemon))
+
+
 def start(daemon: Daemon) -> None:
     """Start one daemon and wait until it answers; raise HostError naming its log if not."""
     if has_systemd():
@@ -104,7 +112,7 @@ def start(daemon: Daemon) -> None:
         if time.monotonic() > deadline:
             raise HostError(
                 f"{daemon.name} did not answer on {daemon.socket} within {START_TIMEOUT_S:g} s",
-                f"see {log_path(daemon)} ({_log_tail(daemon)})",
+                f"see {log_hint(daemon)}" + ("" if has_systemd() else f" ({_log_tail(daemon)})"),
             )
         time.sleep(0.1)
 

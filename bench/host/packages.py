@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from bench.core.proc import run
 
@@ -34,8 +35,32 @@ APT_PACKAGES: dict[str, str] = {
     "runsc": "gVisor: the gvisor platform (Docker with --runtime=runsc)",
     "podman": "the podman platform (root, daemonless; runc where crun refuses hybrid cgroups)",
 }
+# Needed only where the kernel enforces AppArmor (Debian's and Ubuntu's stock kernels do):
+# dockerd then loads its docker-default profile with apparmor_parser and refuses to start any
+# container without it ("AppArmor enabled on system but the docker-default profile could not
+# be loaded"). docker.io only recommends it, and setup installs without recommends.
+APPARMOR_PACKAGE = "apparmor"
+APPARMOR_ENABLED = Path("/sys/module/apparmor/parameters/enabled")
+
+
+def apparmor_enforced(flag: Path = APPARMOR_ENABLED) -> bool:
+    try:
+        return flag.read_text().strip() == "Y"
+    except OSError:
+        return False
+
+
+def host_packages(flag: Path = APPARMOR_ENABLED) -> list[str]:
+    """What this host needs: APT_PACKAGES, plus apparmor where the kernel enforces it."""
+    return list(APT_PACKAGES) + ([APPARMOR_PACKAGE] if apparmor_enforced(flag) else [])
+
+
 # Packages only some platforms need: missing, they make only these unusable (doctor).
-PACKAGE_PLATFORMS: dict[str, tuple[str, ...]] = {"runsc": ("gvisor",), "podman": ("podman",)}
+PACKAGE_PLATFORMS: dict[str, tuple[str, ...]] = {
+    "runsc": ("gvisor",),
+    "podman": ("podman",),
+    APPARMOR_PACKAGE: ("docker", "gvisor"),
+}
 
 # Only for the test suite (`--test-tools`): the real-browser test of the HTML report. A user
 # who only benchmarks never needs a browser on the host.
@@ -47,7 +72,7 @@ TEST_PACKAGES: dict[str, str] = {
 
 def missing_packages(packages: list[str] | None = None) -> list[str]:
     """Packages dpkg does not report as installed (all of them on a non-dpkg host)."""
-    wanted = list(APT_PACKAGES) if packages is None else packages
+    wanted = host_packages() if packages is None else packages
     if shutil.which("dpkg-query") is None:
         return wanted
     done = run(

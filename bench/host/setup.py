@@ -11,7 +11,7 @@ from bench.core import dockerd as dockerd_api
 from bench.core.errors import HostError
 from bench.core.proc import run, tail
 from bench.host import daemons, kvm, runsc
-from bench.host.packages import APT_PACKAGES, TEST_PACKAGES, install_command, missing_packages
+from bench.host.packages import TEST_PACKAGES, host_packages, install_command, missing_packages
 
 APT_TIMEOUT_S = 900.0
 
@@ -43,7 +43,7 @@ class SetupPlan:
 
 
 def plan(test_tools: bool = False) -> SetupPlan:
-    wanted = list(APT_PACKAGES) + (list(TEST_PACKAGES) if test_tools else [])
+    wanted = host_packages() + (list(TEST_PACKAGES) if test_tools else [])
     packages = missing_packages(wanted)
     return SetupPlan(
         packages=packages,
@@ -73,7 +73,7 @@ def apply(todo: SetupPlan) -> list[str]:
     for daemon in daemons.DAEMONS:  # re-checked: an install may have started some
         if not daemons.answers(daemon):
             daemons.start(daemon)
-            done.append(f"started {daemon.name} (log: {daemons.log_path(daemon)})")
+            done.append(f"started {daemon.name} (log: {daemons.log_hint(daemon)})")
     return done
 
 

@@ -50,9 +50,14 @@ def create(name: str, limit_mib: int) -> MemoryCgroup | None:
     try:
         path.mkdir()
         (path / limit_file).write_text(str(limit_mib * 2**20))
-        swap = path / "memory.memsw.limit_in_bytes"  # no swap beyond the limit, as in Docker
+        # No swap beyond the limit, as in Docker (--memory-swap equal to --memory): v1 limits
+        # memory+swap together, v2 counts swap apart (memory.swap.max 0 = none at all).
+        swap = path / "memory.memsw.limit_in_bytes"
         if swap.exists():
             swap.write_text(str(limit_mib * 2**20))
+        swap_v2 = path / "memory.swap.max"
+        if swap_v2.exists():
+            swap_v2.write_text("0")
         enforced = int((path / limit_file).read_text()) // 2**20
     except OSError:
         remove(path)

@@ -30,6 +30,7 @@ from bench.platforms.protocol import (
 
 API_TIMEOUT_S = 60
 LOST_HINT = "run `vcbench host setup` to start it again, then `vcbench run --resume RUN`"
+START_HINT = "see `vcbench doctor` and the dockerd log (journalctl -u docker, or vcbench's own log)"
 
 
 def connect() -> Any:
@@ -162,8 +163,18 @@ class DockerPlatform(Platform):
         return self._client
 
     def _start(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
+        import docker.errors
+
         with dockerd_calls():
-            return self._start_container(name, spec, res)
+            try:
+                return self._start_container(name, spec, res)
+            except docker.errors.APIError as exc:
+                # dockerd answered and refused (a missing AppArmor parser, a runtime that
+                # failed): this instance cannot start, a start-failed trial, not a crashed run.
+                why = " ".join(str(exc.explanation or "").split()) or first_line(exc)
+                raise PlatformError(
+                    f"{name}: dockerd could not start the container ({why})", START_HINT
+                ) from exc
 
     def _network_name(self) -> str:
         if self._network is None:
