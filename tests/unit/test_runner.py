@@ -24,6 +24,8 @@ from bench.platforms.protocol import (
     Platform,
     PlatformConfig,
 )
+from bench.analysis.sequential import Design
+from bench.run.adaptive import Adaptive
 from bench.run.idle_footprint import footprint
 from bench.run.runner import Runner, RunPlan
 from bench.run.trials import guest_phases
@@ -84,7 +86,12 @@ def fake_platform(kind: str, behaviour: str) -> type[Platform]:
 def make_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
-    def make(behaviours: dict[str, str], repeats: int = 3, done: set[str] | None = None) -> Any:
+    def make(
+        behaviours: dict[str, str],
+        repeats: int = 3,
+        done: set[str] | None = None,
+        adaptive: Adaptive | None = None,
+    ) -> Any:
         from bench.platforms import registry
 
         for kind, behaviour in behaviours.items():
@@ -99,6 +106,7 @@ def make_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
             tuple(behaviours),
             Limits(1, 256, (0,)),
             seed=1,
+            adaptive=adaptive,
         )
         directory = tmp_path / "results" / plan.run_id
         if done is None:
@@ -247,3 +255,29 @@ def test_guest_phases_come_from_the_last_boot_in_the_console(tmp_path: Path) -> 
     }
     log.write_text("VCBENCH-PHASE initramfs 1.5\n")
     assert guest_phases(log, 3.0) == {}
+
+
+def test_an_adaptive_run_stops_when_every_figure_is_decided_and_resumes_alike(
+    make_runner: Any,
+) -> None:
+    """Identical figures on both fakes: "no difference" at the first look that can call
+    anything (n=7 of 12, two-sided), so the run stops there, not at 12; a resume replays the
+    same looks and adds nothing."""
+    adaptive = Adaptive(Design(max_n=12), budget_s=None)
+    _, tally, directory = make_runner({"native": "ok", "docker": "ok"}, adaptive=adaptive)
+    run = load_run(directory)
+    assert {t.round for t in run.trials} == set(range(7)) and tally.ok == 14
+    (stop,) = [e for e in run.events if e.kind == "adaptive-stop"]
+    assert stop.data["stop"] == "decided" and stop.data["round"] == 7
+    looks = [e for e in run.events if e.kind == "adaptive-look"]
+    assert [e.data["round"] for e in looks] == [5, 6]  # both pairs still open there
+    _, again, _ = make_runner({"native": "ok", "docker": "ok"}, done=run.done(), adaptive=adaptive)
+    assert again.ok == 0 and len(load_run(directory).trials) == 14
+
+
+def test_an_adaptive_run_stops_when_its_budget_is_spent(make_runner: Any) -> None:
+    adaptive = Adaptive(Design(max_n=12), budget_s=1e-9)
+    _, tally, directory = make_runner({"native": "ok", "docker": "ok"}, adaptive=adaptive)
+    run = load_run(directory)
+    (stop,) = [e for e in run.events if e.kind == "adaptive-stop"]
+    assert stop.data["stop"] == "budget" and tally.ok == len(run.trials) == 2
