@@ -18,6 +18,8 @@ from bench.analysis import open_figures, sequential
 from bench.data.results import RunData, Trial, samples_frame
 from bench.data.run_meta import min_effects
 
+Pair = tuple[str, str]  # (workload, platform)
+
 
 @dataclass(frozen=True)
 class Adaptive:
@@ -41,12 +43,14 @@ class Adaptive:
 
 @dataclass(frozen=True)
 class Look:
-    """Where the run stands before a round: the pairs still open, the time spent."""
+    """Where the run stands before a round: the pairs still open, those the round measures
+    (the open ones that fit the budget), the trial time spent and what the round will cost."""
 
     round: int
-    open: frozenset[tuple[str, str]]
+    open: frozenset[Pair]
+    measure: frozenset[Pair]
     spent_s: float
-    next_round_s: float  # the open pairs' mean trial time so far, summed
+    next_round_s: float
 
     def stop_reason(self, adaptive: Adaptive) -> str:
         """Why no further round runs ('' when one does)."""
@@ -55,31 +59,74 @@ class Look:
         if self.round >= adaptive.design.min_n and not self.open:
             return "decided"
         budget = adaptive.budget_s
-        if budget is not None and self.spent_s + self.next_round_s > budget:
+        if budget is not None and (not self.measure or self.spent_s + self.next_round_s > budget):
             return "budget"
         return ""
 
 
-def look(run: RunData, adaptive: Adaptive, round_: int, seed: int) -> Look:
+def look(run: RunData, adaptive: Adaptive, round_: int, every: frozenset[Pair], seed: int) -> Look:
+    """The look before round `round_`, from the rounds before it only: a resumed run replays
+    each round's look on the same values and so takes the same decisions."""
     frame = samples_frame(run)
-    frame = frame[frame["round"] < round_]  # what this look saw, also when resumed later
+    frame = frame[frame["round"] < round_]
     found = open_figures.standings(
         frame, adaptive.design, min_effects=min_effects(run.meta), seed=seed
     )
-    pairs = frozenset(open_figures.open_pairs(found))
-    spent = spent_s(run.trials)  # all of it: the budget is the run's, not this look's
-    return Look(round_, pairs, spent, _next_round_s(run.trials, pairs, round_))
+    before = [t for t in run.trials if t.round < round_]
+    spent = spent_s(before)
+    costs = _costs(before, round_)
+    opened = every if round_ < adaptive.design.min_n else frozenset(open_figures.open_pairs(found))
+    measure = opened
+    if adaptive.budget_s is not None and costs:
+        claims = frozenset(
+            p
+            for s in found
+            if s.family.label in open_figures.CLAIM_FAMILIES
+            for p in s.family.pairs
+        )
+        first = _first_look(adaptive.design)
+        measure = triage(opened, costs, claims, max(1, first - round_), adaptive.budget_s - spent)
+    return Look(round_, opened, measure, spent, sum(costs.get(p, 0.0) for p in measure))
+
+
+def triage(
+    pairs: frozenset[Pair],
+    costs: dict[Pair, float],
+    claims: frozenset[Pair],
+    rounds: int,
+    left_s: float,
+) -> frozenset[Pair]:
+    """The pairs worth a round when the budget cannot take every open pair to the next look
+    that can call something (`rounds` away): the claims' pairs first, then the cheapest,
+    while their rounds still fit. Whatever is left out stops for the budget."""
+    order = sorted(pairs, key=lambda p: (p not in claims, costs.get(p, 0.0), p))
+    kept: list[Pair] = []
+    total = 0.0
+    for pair in order:
+        cost = costs.get(pair, 0.0) * rounds
+        if total + cost > left_s:
+            continue
+        kept.append(pair)
+        total += cost
+    return frozenset(kept)
+
+
+def _first_look(design: sequential.Design) -> int:
+    """The first n at which a single figure can be called at all."""
+    return next(
+        (n for n, a in zip(design.looks(), design.levels(), strict=True) if a > 0), design.max_n
+    )
 
 
 def spent_s(trials: Sequence[Trial]) -> float:
     return sum(max(0.0, t.ended - t.started) for t in trials)
 
 
-def _next_round_s(trials: Sequence[Trial], pairs: frozenset[tuple[str, str]], round_: int) -> float:
-    """A round of the open pairs, by their trials so far (all pairs before the looks)."""
-    per_pair: dict[tuple[str, str], list[float]] = {}
+def _costs(trials: Sequence[Trial], round_: int) -> dict[Pair, float]:
+    """Per pair, its trial time per round so far (warm-ups included)."""
+    total: dict[Pair, float] = {}
     for t in trials:
-        per_pair.setdefault((t.workload, t.platform), []).append(t.ended - t.started)
-    rounds = max(1, round_)
-    chosen = pairs if pairs else frozenset(per_pair)
-    return sum(sum(per_pair.get(p, [])) / rounds for p in chosen)
+        total[(t.workload, t.platform)] = total.get((t.workload, t.platform), 0.0) + max(
+            0.0, t.ended - t.started
+        )
+    return {p: v / max(1, round_) for p, v in total.items()}

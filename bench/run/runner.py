@@ -193,7 +193,7 @@ class Runner:
         assert adaptive is not None
         every = self.plan.pairs()
         for round_ in range(adaptive.design.max_n + 1):
-            state = look(load_run(self.writer.dir), adaptive, round_, self.plan.seed)
+            state = look(load_run(self.writer.dir), adaptive, round_, every, self.plan.seed)
             why = state.stop_reason(adaptive)
             self._note_look(state, why, adaptive)
             if why:
@@ -210,6 +210,7 @@ class Runner:
         data = {
             "round": state.round,
             "open": sorted(map(list, state.open)),
+            "measure": sorted(map(list, state.measure)),
             "spent_s": round(state.spent_s, 1),
             "stop": why,
         }
@@ -221,7 +222,10 @@ class Runner:
             }[why]
             self.writer.event(Event("adaptive-stop", message, at=time.time(), data=data))
             return
-        message = f"round {state.round}: {len(state.open)} (workload, platform) pair(s) still open"
+        message = (
+            f"round {state.round}: {len(state.open)} (workload, platform) pair(s) open,"
+            f" {len(state.measure)} measured"
+        )
         self.writer.event(Event("adaptive-look", message, at=time.time(), data=data))
 
     def _platforms(self) -> AbstractContextManager[dict[str, Platform]]:

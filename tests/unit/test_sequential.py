@@ -11,7 +11,7 @@ import pytest
 from bench.analysis import gate, open_figures, sequential
 from bench.core.durations import parse_duration
 from bench.core.errors import BenchError
-from bench.run.adaptive import Adaptive, Look
+from bench.run.adaptive import Adaptive, Look, triage
 from bench.run.schedule import round_keys
 
 DESIGN = sequential.Design()  # looks at n = 5..12
@@ -86,11 +86,21 @@ def test_the_design_round_trips_through_run_json() -> None:
 def test_a_look_stops_for_the_budget_when_the_next_round_would_overrun() -> None:
     adaptive = Adaptive(DESIGN, 100.0)
     pairs = frozenset({("w", "docker")})
-    assert Look(6, pairs, 80.0, 30.0).stop_reason(adaptive) == "budget"
-    assert Look(6, pairs, 50.0, 30.0).stop_reason(adaptive) == ""
-    assert Look(6, frozenset(), 50.0, 0.0).stop_reason(adaptive) == "decided"
-    assert Look(3, frozenset(), 50.0, 30.0).stop_reason(adaptive) == ""  # before the looks
-    assert Look(12, pairs, 0.0, 0.0).stop_reason(adaptive) == "max n"
+    none: frozenset[tuple[str, str]] = frozenset()
+    assert Look(6, pairs, pairs, 80.0, 30.0).stop_reason(adaptive) == "budget"
+    assert Look(6, pairs, pairs, 50.0, 30.0).stop_reason(adaptive) == ""
+    assert Look(6, pairs, none, 50.0, 0.0).stop_reason(adaptive) == "budget"  # none fits
+    assert Look(6, none, none, 50.0, 0.0).stop_reason(adaptive) == "decided"
+    assert Look(3, pairs, pairs, 50.0, 30.0).stop_reason(adaptive) == ""  # before the looks
+    assert Look(12, pairs, pairs, 0.0, 0.0).stop_reason(adaptive) == "max n"
+
+
+def test_a_tight_budget_keeps_the_claims_pairs_then_the_cheapest() -> None:
+    pairs = frozenset({("a", "x"), ("b", "x"), ("c", "x"), ("d", "x")})
+    costs = {("a", "x"): 10.0, ("b", "x"): 1.0, ("c", "x"): 2.0, ("d", "x"): 50.0}
+    kept = triage(pairs, costs, frozenset({("a", "x")}), rounds=2, left_s=27.0)
+    assert kept == {("a", "x"), ("b", "x"), ("c", "x")}  # 20 + 2 + 4 fits, d's 100 does not
+    assert triage(pairs, costs, frozenset(), rounds=2, left_s=1.0) == frozenset()
 
 
 @pytest.mark.parametrize(
