@@ -78,13 +78,14 @@ def lines(run: RunData) -> list[str]:
         ),
         "  why they stopped: " + ", ".join(f"{v} {k}" for k, v in stops.most_common()),
     ]
-    decided = sorted(o.n for o in figures if o.stop == "decided")
-    if decided:
-        out.append(f"  decided at n={decided[0]}..{decided[-1]}")
+    for o in figures:
+        out.append(f"  {o.label}: {_said(o)}")
     for s in found:
         if len(s.family.members) > 1 or s.family.label in open_figures.CLAIM_FAMILIES:
-            calls = "; ".join(
-                f"{o.label.split(': ', 1)[-1]} {o.call}, {o.text()}" for o in s.outcomes
-            )
+            calls = "; ".join(f"{o.label.split(': ', 1)[-1]} {_said(o)}" for o in s.outcomes)
             out.append(f"  {s.family.label}: {calls}")
     return out
+
+
+def _said(o: sequential.Outcome) -> str:
+    return o.text() if o.stop == "no difference" else f"{o.call}, {o.text()}"
