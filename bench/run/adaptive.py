@@ -10,7 +10,8 @@ the same budget rather than starting a new one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,9 @@ def look(run: RunData, adaptive: Adaptive, round_: int, every: frozenset[Pair], 
             for p in s.family.pairs
         )
         first = _first_look(adaptive.design)
-        measure = triage(opened, costs, claims, max(1, first - round_), adaptive.budget_s - spent)
+        counts = Counter((t.workload, t.platform) for t in before if not t.warmup)
+        rounds = {p: max(1, first - counts[p]) for p in opened}
+        measure = triage(opened, costs, claims, rounds, adaptive.budget_s - spent)
     return Look(round_, opened, measure, spent, sum(costs.get(p, 0.0) for p in measure))
 
 
@@ -93,17 +96,17 @@ def triage(
     pairs: frozenset[Pair],
     costs: dict[Pair, float],
     claims: frozenset[Pair],
-    rounds: int,
+    rounds: Mapping[Pair, int],
     left_s: float,
 ) -> frozenset[Pair]:
-    """The pairs worth a round when the budget cannot take every open pair to the next look
-    that can call something (`rounds` away): the claims' pairs first, then the cheapest,
-    while their rounds still fit. Whatever is left out stops for the budget."""
+    """The pairs worth a round when the budget cannot take every open pair to the first look
+    that can call something (`rounds` away for each): the claims' pairs first, then the
+    cheapest, while their rounds still fit. Whatever is left out stops for the budget."""
     order = sorted(pairs, key=lambda p: (p not in claims, costs.get(p, 0.0), p))
     kept: list[Pair] = []
     total = 0.0
     for pair in order:
-        cost = costs.get(pair, 0.0) * rounds
+        cost = costs.get(pair, 0.0) * rounds.get(pair, 1)
         if total + cost > left_s:
             continue
         kept.append(pair)

@@ -98,9 +98,16 @@ def test_a_look_stops_for_the_budget_when_the_next_round_would_overrun() -> None
 def test_a_tight_budget_keeps_the_claims_pairs_then_the_cheapest() -> None:
     pairs = frozenset({("a", "x"), ("b", "x"), ("c", "x"), ("d", "x")})
     costs = {("a", "x"): 10.0, ("b", "x"): 1.0, ("c", "x"): 2.0, ("d", "x"): 50.0}
-    kept = triage(pairs, costs, frozenset({("a", "x")}), rounds=2, left_s=27.0)
+    rounds = dict.fromkeys(pairs, 2)
+    kept = triage(pairs, costs, frozenset({("a", "x")}), rounds, left_s=27.0)
     assert kept == {("a", "x"), ("b", "x"), ("c", "x")}  # 20 + 2 + 4 fits, d's 100 does not
-    assert triage(pairs, costs, frozenset(), rounds=2, left_s=1.0) == frozenset()
+    assert triage(pairs, costs, frozenset(), rounds, left_s=1.0) == frozenset()
+    # a pair that has fallen behind needs more rounds to reach a look: it is the one left out
+    behind = rounds | {("c", "x"): 5}
+    assert triage(pairs, costs, frozenset({("a", "x")}), behind, left_s=27.0) == {
+        ("a", "x"),
+        ("b", "x"),
+    }
 
 
 @pytest.mark.parametrize(
