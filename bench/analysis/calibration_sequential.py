@@ -14,8 +14,6 @@ module; tests/unit/test_calibration_sequential.py recomputes them and checks the
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from bench.analysis import gate, sequential
+from bench.analysis import calibration_store, gate, sequential
 from bench.analysis.calibration import DISTRIBUTIONS, EFFECT, FALSE_LIMIT, PROMISED, Draw
 
 STORED: Final = Path(__file__).with_name("calibration_sequential.json")
@@ -131,38 +129,30 @@ def calibrate(*, sims_figure: int = SIMS_FIGURE, sims_family: int = SIMS_FAMILY)
     ]
 
 
-def as_json(rates: Sequence[SeqRate]) -> dict[str, Any]:
+def header(rates: Sequence[SeqRate]) -> dict[str, Any]:
     return {
         "seed": SEED,
         "design": DESIGN.to_json(),
         "effect": EFFECT,
         "false_limit": FALSE_LIMIT,
         "promised": list(PROMISED),
-        "rates": [vars(r) for r in rates],
     }
 
 
 def stored() -> list[SeqRate]:
-    try:
-        data = json.loads(STORED.read_text())
-    except (OSError, ValueError):
-        return []
-    return [SeqRate(**r) for r in data.get("rates", [])]
+    return calibration_store.load(STORED, SeqRate)
+
+
+def _line(r: SeqRate) -> str:
+    return (
+        f"{r.kind:<5} {r.path:<6} {r.distribution:<14} adaptive {r.hits}/{r.sims}"
+        f"  fixed {r.fixed_hits}/{r.sims}  mean n {r.mean_n:.2f}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help=f"store the figures in {STORED.name}")
-    args = parser.parse_args(argv)
-    rates = calibrate()
-    for r in rates:
-        print(
-            f"{r.kind:<5} {r.path:<6} {r.distribution:<14} adaptive {r.hits}/{r.sims}"
-            f"  fixed {r.fixed_hits}/{r.sims}  mean n {r.mean_n:.2f}"
-        )
-    if args.write:
-        STORED.write_text(json.dumps(as_json(rates), indent=1) + "\n")
-    return 0
+    description = (__doc__ or "").splitlines()[0]
+    return calibration_store.main(argv, description, STORED, calibrate, header, _line)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from bench.analysis.sequential import Design
 from bench.collectors.records import SeriesSummary
 from bench.core.errors import DaemonLost, PlatformError
 from bench.core.workload import load_all
@@ -24,7 +25,6 @@ from bench.platforms.protocol import (
     Platform,
     PlatformConfig,
 )
-from bench.analysis.sequential import Design
 from bench.run.adaptive import Adaptive
 from bench.run.idle_footprint import footprint
 from bench.run.runner import Runner, RunPlan
