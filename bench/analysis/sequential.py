@@ -222,6 +222,7 @@ class Outcome:
     stop: Stop
     reason: str
     level: float  # the nominal alpha of the look that gave the call
+    code: gate.Reason  # the gate's reason at that look, as data
 
     @property
     def open(self) -> bool:
@@ -274,7 +275,7 @@ def follow(
         for i, (m, ev, d) in enumerate(zip(members, evidences, decisions, strict=True)):
             if i not in sticky and d.call in ("better", "worse"):
                 sticky[i] = Outcome(
-                    m.label, "DIFFERENT", d.call, n, "decided", d.reason, policy.alpha
+                    m.label, "DIFFERENT", d.call, n, "decided", d.reason, policy.alpha, d.code
                 )
             last.append(
                 sticky.get(i)
@@ -286,6 +287,7 @@ def follow(
                     _stop(d.call, ev, m, policy, _far(n, design)),
                     d.reason,
                     policy.alpha,
+                    d.code,
                 )
             )
         if all(o.stop in ("decided", "no difference") for o in last):
@@ -297,14 +299,17 @@ def follow(
         if n >= design.max_n:
             return [o if o.stop == "decided" else _ended(o, "max n") for o in last]
     if not last:  # not yet at a look that can call anything
+        few = reached < design.min_n
         why = (
             f"fewer than {design.min_n} repeats a side"
-            if reached < design.min_n
+            if few
             else f"no call is reachable yet at n={reached}"
         )
+        code = gate.Reason.TOO_FEW_REPEATS if few else gate.Reason.TEST_CANNOT_FIRE
         ending: Stop = "budget" if finished else "open"
         return [
-            Outcome(m.label, "OPEN", "inconclusive", reached, ending, why, 0.0) for m in members
+            Outcome(m.label, "OPEN", "inconclusive", reached, ending, why, 0.0, code)
+            for m in members
         ]
     ending = "budget" if finished else "open"
     return [o if o.stop == "decided" else _ended(o, ending) for o in last]

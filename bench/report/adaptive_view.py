@@ -53,6 +53,7 @@ def overlay(run: RunData, table: pd.DataFrame) -> pd.DataFrame:
         outcome = by_label.get(f"{row['workload']} {row['metric']} {row['platform']}")
         if outcome is not None:
             table.at[i, "verdict"] = outcome.call
+            table.at[i, "code"] = str(outcome.code)
             table.at[i, "reason"] = (
                 f"{outcome.text()} (alpha {outcome.level:.2g}): {outcome.reason}"
             )
