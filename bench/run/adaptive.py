@@ -11,7 +11,7 @@ the same budget rather than starting a new one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,38 +79,48 @@ def look(run: RunData, adaptive: Adaptive, round_: int, every: frozenset[Pair], 
     opened = every if round_ < adaptive.design.min_n else frozenset(open_figures.open_pairs(found))
     measure = opened
     if adaptive.budget_s is not None and costs:
-        claims = frozenset(
-            p
-            for s in found
-            if s.family.label in open_figures.CLAIM_FAMILIES
-            for p in s.family.pairs
-        )
         first = _first_look(adaptive.design)
         counts = Counter((t.workload, t.platform) for t in before if not t.warmup)
         rounds = {p: max(1, first - counts[p]) for p in opened}
-        measure = triage(opened, costs, claims, rounds, adaptive.budget_s - spent)
+        measure = triage(_bundles(found, opened), costs, rounds, adaptive.budget_s - spent)
     return Look(round_, opened, measure, spent, sum(costs.get(p, 0.0) for p in measure))
 
 
+Bundle = tuple[bool, frozenset[Pair]]  # (a claim's?, the pairs a family needs together)
+
+
+def _bundles(found: Sequence[open_figures.Standing], opened: frozenset[Pair]) -> list[Bundle]:
+    """The open pairs as the families need them: a figure is nothing without its reference's
+    pair, so a family's pairs are kept or left out together."""
+    bundles: list[Bundle] = []
+    for s in found:
+        pairs = s.family.pairs & opened
+        if pairs and s.open:
+            bundles.append((s.family.label in open_figures.CLAIM_FAMILIES, pairs))
+    covered = frozenset(p for _, pairs in bundles for p in pairs)
+    bundles += [(False, frozenset({p})) for p in sorted(opened - covered)]
+    return bundles
+
+
 def triage(
-    pairs: frozenset[Pair],
-    costs: dict[Pair, float],
-    claims: frozenset[Pair],
+    bundles: Sequence[Bundle],
+    costs: Mapping[Pair, float],
     rounds: Mapping[Pair, int],
     left_s: float,
 ) -> frozenset[Pair]:
     """The pairs worth a round when the budget cannot take every open pair to the first look
-    that can call something (`rounds` away for each): the claims' pairs first, then the
+    that can call something (`rounds` away for each): the claims' families first, then the
     cheapest, while their rounds still fit. Whatever is left out stops for the budget."""
-    order = sorted(pairs, key=lambda p: (p not in claims, costs.get(p, 0.0), p))
-    kept: list[Pair] = []
-    total = 0.0
-    for pair in order:
-        cost = costs.get(pair, 0.0) * rounds.get(pair, 1)
-        if total + cost > left_s:
-            continue
-        kept.append(pair)
-        total += cost
+
+    def cost(pairs: Iterable[Pair]) -> float:
+        return sum(costs.get(p, 0.0) * rounds.get(p, 1) for p in pairs)
+
+    order = sorted(bundles, key=lambda b: (not b[0], cost(b[1]), sorted(b[1])))
+    kept: set[Pair] = set()
+    for _, pairs in order:
+        extra = cost(pairs - kept)
+        if cost(kept) + extra <= left_s:
+            kept |= pairs
     return frozenset(kept)
 
 

@@ -95,19 +95,18 @@ def test_a_look_stops_for_the_budget_when_the_next_round_would_overrun() -> None
     assert Look(12, pairs, pairs, 0.0, 0.0).stop_reason(adaptive) == "max n"
 
 
-def test_a_tight_budget_keeps_the_claims_pairs_then_the_cheapest() -> None:
-    pairs = frozenset({("a", "x"), ("b", "x"), ("c", "x"), ("d", "x")})
-    costs = {("a", "x"): 10.0, ("b", "x"): 1.0, ("c", "x"): 2.0, ("d", "x"): 50.0}
-    rounds = dict.fromkeys(pairs, 2)
-    kept = triage(pairs, costs, frozenset({("a", "x")}), rounds, left_s=27.0)
-    assert kept == {("a", "x"), ("b", "x"), ("c", "x")}  # 20 + 2 + 4 fits, d's 100 does not
-    assert triage(pairs, costs, frozenset(), rounds, left_s=1.0) == frozenset()
-    # a pair that has fallen behind needs more rounds to reach a look: it is the one left out
-    behind = rounds | {("c", "x"): 5}
-    assert triage(pairs, costs, frozenset({("a", "x")}), behind, left_s=27.0) == {
-        ("a", "x"),
-        ("b", "x"),
-    }
+def test_a_tight_budget_keeps_the_claims_families_then_the_cheapest_whole() -> None:
+    a, b, c, n = ("a", "x"), ("b", "x"), ("c", "x"), ("n", "native")
+    costs = {a: 10.0, b: 1.0, c: 2.0, n: 3.0}
+    rounds = dict.fromkeys(costs, 2)
+    claim = (True, frozenset({a}))
+    # b needs n (its reference) too: 2 + 6; c alone: 4; a (a claim's) first: 20
+    bundles = [(False, frozenset({b, n})), (False, frozenset({c})), claim]
+    assert triage(bundles, costs, rounds, left_s=25.0) == {a, c}
+    assert triage(bundles, costs, rounds, left_s=33.0) == {a, b, c, n}
+    assert triage(bundles, costs, rounds, left_s=1.0) == frozenset()
+    # a pair that has fallen behind needs more rounds to reach a look: it is left out
+    assert triage(bundles, costs, rounds | {c: 5}, left_s=29.0) == {a, b, n}
 
 
 @pytest.mark.parametrize(
