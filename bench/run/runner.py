@@ -198,9 +198,8 @@ class Runner:
             self._note_look(state, why, adaptive)
             if why:
                 return
-            only = every if round_ < adaptive.design.min_n else state.open
             keys = round_keys(
-                self.plan.workloads, self.plan.platforms, self.plan.seed, round_, only
+                self.plan.workloads, self.plan.platforms, self.plan.seed, round_, state.measure
             )
             yield list(keys)
 
