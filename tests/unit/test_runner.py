@@ -281,3 +281,23 @@ def test_an_adaptive_run_stops_when_its_budget_is_spent(make_runner: Any) -> Non
     run = load_run(directory)
     (stop,) = [e for e in run.events if e.kind == "adaptive-stop"]
     assert stop.data["stop"] == "budget" and tally.ok == len(run.trials) == 2
+
+
+def test_an_adaptive_round_measures_only_what_the_budgets_triage_kept(
+    make_runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner measures the look's choice: here the triage keeps native alone from the
+    second round on, so docker has one trial and the budget ends the run."""
+    from bench.run import adaptive as adaptive_module
+
+    monkeypatch.setattr(
+        adaptive_module,
+        "triage",
+        lambda bundles, *_: frozenset(p for _, ps in bundles for p in ps if p[1] == "native"),
+    )
+    adaptive = Adaptive(Design(max_n=8), budget_s=3600.0)
+    _, _, directory = make_runner({"native": "ok", "docker": "ok"}, adaptive=adaptive)
+    run = load_run(directory)
+    docker = [t for t in run.trials if t.platform == "docker"]
+    native = [t for t in run.trials if t.platform == "native"]
+    assert len(docker) == 1 and len(native) == 8
