@@ -36,7 +36,8 @@ def standings(run: RunData) -> list[open_figures.Standing]:
     return open_figures.standings(
         samples_frame(run),
         design,
-        finished=stop is not None and stop.data.get("stop") == "budget",
+        # the run ended: what is still open was left out by the budget (its triage)
+        finished=stop is not None,
         min_effects=min_effects(run.meta),
         seed=seed,
     )
