@@ -307,8 +307,9 @@ def follow(
         )
         code = gate.Reason.TOO_FEW_REPEATS if few else gate.Reason.TEST_CANNOT_FIRE
         ending: Stop = "budget" if finished else "open"
+        status: Status = "UNKNOWN" if finished else "OPEN"
         return [
-            Outcome(m.label, "OPEN", "inconclusive", reached, ending, why, 0.0, code)
+            Outcome(m.label, status, "inconclusive", reached, ending, why, 0.0, code)
             for m in members
         ]
     ending = "budget" if finished else "open"
