@@ -122,6 +122,9 @@ class Evidence:
     bad: int = 0
     bad_ref: int = 0
     median_ref: float = math.nan
+    # 1 when p_value is one-sided (a claim that states its direction): the smallest p the
+    # exact U test can give halves, so the gate's "cannot reach" check must know.
+    sides: int = 2
 
     @property
     def worse_pct(self) -> float:
@@ -154,11 +157,12 @@ def worse_pct(ratio: float, higher_is_better: bool) -> float:
     return (1.0 - ratio) * 100 if higher_is_better else (ratio - 1.0) * 100
 
 
-def min_p(n1: int, n2: int) -> float:
-    """The smallest two-sided p the exact U test can give (complete separation, no ties)."""
+def min_p(n1: int, n2: int, sides: int = 2) -> float:
+    """The smallest p the exact U test can give (complete separation, no ties): two-sided by
+    default, half that one-sided."""
     if n1 == 0 or n2 == 0:
         return 1.0
-    return min(1.0, 2 / math.comb(n1 + n2, n1))
+    return min(1.0, sides / math.comb(n1 + n2, n1))
 
 
 def repeats_needed(threshold: float) -> int:
@@ -169,11 +173,15 @@ def repeats_needed(threshold: float) -> int:
     return n
 
 
-def mwu(x: ArrayLike, y: ArrayLike) -> float:
-    """Two-sided Mann-Whitney U p-value: ranks only, so no normality and robust to outliers."""
+Alternative = Literal["two-sided", "less", "greater"]
+
+
+def mwu(x: ArrayLike, y: ArrayLike, alternative: Alternative = "two-sided") -> float:
+    """Mann-Whitney U p-value (two-sided unless a claim states the direction: "less" is x
+    below y): ranks only, so no normality and robust to outliers."""
     if np.size(x) == 0 or np.size(y) == 0:
         return math.nan
-    return float(sps.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    return float(sps.mannwhitneyu(x, y, alternative=alternative).pvalue)
 
 
 def safe_ratio(a: float, b: float) -> float:
@@ -230,7 +238,7 @@ def decide(
         why = f"too few repeats: {' and '.join(few)} < {policy.min_repeats}"
         return Decision("inconclusive", why, p, Reason.TOO_FEW_REPEATS)
     threshold = policy.alpha / family
-    if min_p(ev.n, ev.n_ref) >= threshold:
+    if min_p(ev.n, ev.n_ref, ev.sides) >= threshold:
         return Decision(
             "inconclusive",
             f"the U test cannot reach p<{_g(threshold)} with n={ev.n} and {ev.n_ref}"

@@ -12,6 +12,7 @@ import click
 
 from bench.cli.options import FiniteRange
 from bench.core import paths
+from bench.core.durations import parse_duration
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of, expand_vm_profiles
 from bench.core.workload import (
@@ -181,6 +182,14 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
     help="Confirm this run's suspects (figures outside their history) with fresh runs of them"
     " now, in the same job; without it the next run confirms them. For nightly CI.",
 )
+@click.option(
+    "--budget",
+    "budget_text",
+    default=None,
+    metavar="DURATION|none",
+    help="Repeat until decided, within this much trial time (10m, 1h): after 5 repeats only"
+    " the figures still open run again. [default: the suite's budget, else fixed repeats]",
+)
 @click.option("--quiet", is_flag=True, help="No progress; the summary and the results path only.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per trial on stdout, for CI.")
 def run_command(
@@ -204,6 +213,7 @@ def run_command(
     reports_root: Path | None,
     no_compare: bool,
     confirm: bool,
+    budget_text: str | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -239,8 +249,29 @@ def run_command(
         sample_hz=sample_hz,
         experiments=_experiments(suite, bool(picks), experiments_text),
         vm_profiles=profiles,
+        adaptive=_adaptive(suite, bool(picks), budget_text, repeats, chosen),
     )
     run_session.execute(plan, root / plan.run_id, None, out)
+
+
+def _adaptive(
+    suite: str, custom: bool, text: str | None, repeats: int | None, chosen: list[Workload]
+) -> Any:
+    """The adaptive plan: --budget, else the suite's budget; None for fixed repeats. The looks
+    run from the gate's minimum repeats to --repeats, the suite's max_repeats, or 12."""
+    from bench.analysis import gate, sequential
+    from bench.run.adaptive import Adaptive
+
+    spec = None if custom else load_suite(suite)
+    given = text if text is not None else (spec.budget if spec else None)
+    if given is None or given.strip().lower() == "none":
+        return None
+    where = "--budget" if text is not None else f"suite {suite}: budget"
+    budget = parse_duration(given, where)
+    most = max((w.repeats for w in chosen), default=0)
+    max_n = repeats or (spec.max_repeats if spec and spec.max_repeats else None)
+    max_n = max(max_n or max(sequential.MAX_N, most), gate.MIN_REPEATS)
+    return Adaptive(sequential.Design(max_n=max_n), budget)
 
 
 def _suite_profiles(suite: str, custom: bool) -> str:

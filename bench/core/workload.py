@@ -188,6 +188,10 @@ class Suite(Strict):
     # A suite may extend another: it takes the base's keys and replaces those it sets itself
     # (whole keys, not merged), so `claims` is quick plus the emulated VM and the experiments.
     extends: Name | None = None
+    # Repeat until decided within this wall time of trials (bench.run.adaptive), e.g. "10m":
+    # rounds go on past the workloads' repeats, while a figure is open, up to max_repeats.
+    budget: Text | None = None
+    max_repeats: int | None = Field(default=None, ge=2, le=1000)
 
 
 def _validated(data: Mapping[str, Any], origin: str) -> Workload:

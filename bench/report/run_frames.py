@@ -14,6 +14,7 @@ from bench.analysis import stats
 from bench.core.platform_names import VM, base_of, platform_key
 from bench.data.results import RunData, Sample
 from bench.data.run_meta import EXCLUDED_METRICS, min_effects
+from bench.report import adaptive_view
 
 BASELINE: Final = "native"
 
@@ -43,7 +44,8 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def summarize_run(run: RunData, frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=list(stats.SUMMARY_COLUMNS))
-    return stats.summarize(frame, baseline=BASELINE, min_effects=min_effects(run.meta))
+    table = stats.summarize(frame, baseline=BASELINE, min_effects=min_effects(run.meta))
+    return adaptive_view.overlay(run, table)  # an adaptive run: the verdicts of its looks
 
 
 def plan_of(run: RunData) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from bench.analysis.claims import assess
 from bench.core.platform_names import sort_platforms
 from bench.data.results import RunData, load_run, samples_frame
 from bench.data.run_meta import EXCLUDED_METRICS, min_effects
+from bench.report import adaptive_view
 
 
 def summary_frame(run: RunData) -> Any:
@@ -22,7 +23,7 @@ def summary_frame(run: RunData) -> Any:
     frame = frame[(frame["origin"] == "workload") & ~frame["metric"].isin(EXCLUDED_METRICS)]
     if frame.empty:
         return frame
-    return stats.summarize(frame, min_effects=min_effects(run.meta))
+    return adaptive_view.overlay(run, stats.summarize(frame, min_effects=min_effects(run.meta)))
 
 
 def gate_not_armed(table: Any) -> str:
@@ -88,6 +89,8 @@ def print_summary(directory: Path, quiet: bool = False) -> None:
         unjudged = gate_not_armed(table_data)
         if unjudged:
             console.print(f"[yellow]{unjudged}[/]")
+    for line in adaptive_view.lines(run):
+        console.print(line, markup=False, highlight=False)
     for line in claim_lines(run):
         console.print(line, markup=False, highlight=False, no_wrap=True, overflow="ellipsis")
     for warning in run.warnings:

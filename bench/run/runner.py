@@ -19,7 +19,7 @@ from bench.collectors.sampler import Reading
 from bench.core.errors import BenchError, DaemonLost
 from bench.core.platform_names import profile_of
 from bench.core.workload import Workload
-from bench.data.results import Event, RunWriter, Sample, Status, Trial, TrialKey
+from bench.data.results import Event, RunWriter, Sample, Status, Trial, TrialKey, load_run
 from bench.platforms.protocol import (
     AccelChoice,
     InstanceSpec,
@@ -29,8 +29,9 @@ from bench.platforms.protocol import (
     parse_cpuset,
 )
 from bench.platforms.registry import open_platform
+from bench.run.adaptive import Adaptive, Look, look
 from bench.run.pool import Pool
-from bench.run.schedule import schedule
+from bench.run.schedule import round_keys, schedule
 from bench.run.trials import (
     Measured,
     TrialFailed,
@@ -63,9 +64,26 @@ class RunPlan:
     experiments: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     # --vm-profile: each is the platform libvirt (default) or libvirt-<profile> in `platforms`
     vm_profiles: tuple[str, ...] = ("default",)
+    # --budget or the suite's: repeat until decided (bench.run.adaptive); None = fixed repeats
+    adaptive: Adaptive | None = None
 
     def keys(self) -> list[TrialKey]:
-        return list(schedule(self.workloads, self.platforms, self.seed))
+        """Every trial of the schedule; an adaptive run's every trial it may run, to max n."""
+        if self.adaptive is None:
+            return list(schedule(self.workloads, self.platforms, self.seed))
+        every = self.pairs()
+        return [
+            key
+            for round_ in range(self.adaptive.design.max_n)
+            for key in round_keys(self.workloads, self.platforms, self.seed, round_, every)
+        ]
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        """Every (workload, platform) the run measures."""
+        return frozenset(
+            (k.workload, k.platform)
+            for k in round_keys(self.workloads, self.platforms, self.seed, 0)
+        )
 
     def by_name(self) -> dict[str, Workload]:
         return {w.name: w for w in self.workloads}
@@ -88,6 +106,7 @@ class RunPlan:
             "trials": len(self.keys()),
             "experiments": {name: dict(settings) for name, settings in self.experiments},
             "vm_profiles": list(self.vm_profiles),
+            "adaptive": self.adaptive.to_json() if self.adaptive else None,
             "workloads": [
                 w.model_dump(mode="json") | {"hash": w.definition_hash()} for w in self.workloads
             ],
@@ -112,6 +131,7 @@ class RunPlan:
             ready_timeout_s=data["ready_timeout_s"],
             experiments=tuple(data.get("experiments", {}).items()),
             vm_profiles=tuple(data.get("vm_profiles", ("default",))),
+            adaptive=Adaptive.from_json(data["adaptive"]) if data.get("adaptive") else None,
         )
 
 
@@ -152,9 +172,10 @@ class Runner:
         spec = InstanceSpec(self.plan.limits, ready_timeout_s=self.plan.ready_timeout_s)
         position = {key.id: n for n, key in enumerate(keys, 1)}
         with self._platforms() as platforms:
-            for round_keys in _rounds(keys):
+            rounds = _rounds(keys) if self.plan.adaptive is None else self._adaptive_rounds()
+            for round_keys_ in rounds:
                 with Pool(platforms, spec) as pool:
-                    for key in round_keys:
+                    for key in round_keys_:
                         if key.id in done:
                             continue
                         if key.platform in self.tally.dropped:
@@ -164,6 +185,47 @@ class Runner:
                         trial = self._trial(key, platforms[key.platform], pool, spec)
                         self.progress(key, position[key.id], len(keys), trial)
         return self.tally
+
+    def _adaptive_rounds(self) -> Iterator[list[TrialKey]]:
+        """Round by round, after a look at what the results hold: all pairs until the
+        minimum repeats, then only the open ones, until none is open or the budget is spent."""
+        adaptive = self.plan.adaptive
+        assert adaptive is not None
+        every = self.plan.pairs()
+        for round_ in range(adaptive.design.max_n + 1):
+            state = look(load_run(self.writer.dir), adaptive, round_, every, self.plan.seed)
+            why = state.stop_reason(adaptive)
+            self._note_look(state, why, adaptive)
+            if why:
+                return
+            keys = round_keys(
+                self.plan.workloads, self.plan.platforms, self.plan.seed, round_, state.measure
+            )
+            yield list(keys)
+
+    def _note_look(self, state: Look, why: str, adaptive: Adaptive) -> None:
+        if not why and state.round < adaptive.design.min_n:
+            return
+        data = {
+            "round": state.round,
+            "open": sorted(map(list, state.open)),
+            "measure": sorted(map(list, state.measure)),
+            "spent_s": round(state.spent_s, 1),
+            "stop": why,
+        }
+        if why:
+            message = {
+                "decided": f"every figure decided after {state.round} rounds",
+                "budget": f"budget spent ({state.spent_s:.0f} s of trials), {state.round} rounds",
+                "max n": f"the largest n ({adaptive.design.max_n}) reached",
+            }[why]
+            self.writer.event(Event("adaptive-stop", message, at=time.time(), data=data))
+            return
+        message = (
+            f"round {state.round}: {len(state.open)} (workload, platform) pair(s) open,"
+            f" {len(state.measure)} measured"
+        )
+        self.writer.event(Event("adaptive-look", message, at=time.time(), data=data))
 
     def _platforms(self) -> AbstractContextManager[dict[str, Platform]]:
         return open_platforms(self.plan.platforms, self.config)

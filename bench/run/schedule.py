@@ -9,7 +9,7 @@ A workload's warm-ups run right before its measured trial, on the same instance.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Protocol
 
 from bench.core.platform_names import base_of
@@ -38,13 +38,27 @@ def schedule(
 ) -> Iterator[TrialKey]:
     rounds = max((w.repeats for w in workloads), default=0)
     for round_ in range(rounds):
-        order = platform_order(platforms, seed, round_)
-        for workload in workloads:
-            if round_ >= workload.repeats:
+        yield from round_keys(workloads, platforms, seed, round_)
+
+
+def round_keys(
+    workloads: Sequence[Schedulable],
+    platforms: Sequence[str],
+    seed: int,
+    round_: int,
+    only: Collection[tuple[str, str]] | None = None,
+) -> Iterator[TrialKey]:
+    """One round: every workload that still repeats, on each platform in this round's
+    order; `only` (an adaptive run's open (workload, platform) pairs) narrows it."""
+    order = platform_order(platforms, seed, round_)
+    for workload in workloads:
+        if only is None and round_ >= workload.repeats:
+            continue
+        for platform in order:
+            if base_of(platform) not in workload.platforms:  # libvirt-tuned is libvirt
                 continue
-            for platform in order:
-                if base_of(platform) not in workload.platforms:  # libvirt-tuned is libvirt
-                    continue
-                for index in range(workload.warmup):
-                    yield TrialKey(round_, workload.name, platform, index)
-                yield TrialKey(round_, workload.name, platform)
+            if only is not None and (workload.name, platform) not in only:
+                continue
+            for index in range(workload.warmup):
+                yield TrialKey(round_, workload.name, platform, index)
+            yield TrialKey(round_, workload.name, platform)

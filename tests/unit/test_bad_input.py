@@ -207,6 +207,8 @@ OPTION_CASES = [
     (["run", "--workload", "no-such-workload"], "unknown workload"),
     (["run", "--sample-hz", "0"], "--sample-hz"),
     (["run", "--sample-hz", "nan"], "--sample-hz"),
+    (["run", "--budget", "ten minutes"], "--budget"),
+    (["run", "--budget", "0m"], "--budget"),
     (["exec", "--platform", "native", "--memory", HUGE_MIB, "true"], "more than this host has"),
     (["exec", "--platform", "native", "--memory", "-1", "true"], "memory"),
     (["exec", "--platform", "native", "--vcpus", "0", "true"], "vcpus"),

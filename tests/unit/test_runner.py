@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from bench.analysis.sequential import Design
 from bench.collectors.records import SeriesSummary
 from bench.core.errors import DaemonLost, PlatformError
 from bench.core.workload import load_all
@@ -24,6 +25,7 @@ from bench.platforms.protocol import (
     Platform,
     PlatformConfig,
 )
+from bench.run.adaptive import Adaptive
 from bench.run.idle_footprint import footprint
 from bench.run.runner import Runner, RunPlan
 from bench.run.trials import guest_phases
@@ -84,7 +86,12 @@ def fake_platform(kind: str, behaviour: str) -> type[Platform]:
 def make_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
-    def make(behaviours: dict[str, str], repeats: int = 3, done: set[str] | None = None) -> Any:
+    def make(
+        behaviours: dict[str, str],
+        repeats: int = 3,
+        done: set[str] | None = None,
+        adaptive: Adaptive | None = None,
+    ) -> Any:
         from bench.platforms import registry
 
         for kind, behaviour in behaviours.items():
@@ -99,6 +106,7 @@ def make_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
             tuple(behaviours),
             Limits(1, 256, (0,)),
             seed=1,
+            adaptive=adaptive,
         )
         directory = tmp_path / "results" / plan.run_id
         if done is None:
@@ -247,3 +255,49 @@ def test_guest_phases_come_from_the_last_boot_in_the_console(tmp_path: Path) -> 
     }
     log.write_text("VCBENCH-PHASE initramfs 1.5\n")
     assert guest_phases(log, 3.0) == {}
+
+
+def test_an_adaptive_run_stops_when_every_figure_is_decided_and_resumes_alike(
+    make_runner: Any,
+) -> None:
+    """Identical figures on both fakes: "no difference" at the first look that can call
+    anything (n=7 of 12, two-sided), so the run stops there, not at 12; a resume replays the
+    same looks and adds nothing."""
+    adaptive = Adaptive(Design(max_n=12), budget_s=None)
+    _, tally, directory = make_runner({"native": "ok", "docker": "ok"}, adaptive=adaptive)
+    run = load_run(directory)
+    assert {t.round for t in run.trials} == set(range(7)) and tally.ok == 14
+    (stop,) = [e for e in run.events if e.kind == "adaptive-stop"]
+    assert stop.data["stop"] == "decided" and stop.data["round"] == 7
+    looks = [e for e in run.events if e.kind == "adaptive-look"]
+    assert [e.data["round"] for e in looks] == [5, 6]  # both pairs still open there
+    _, again, _ = make_runner({"native": "ok", "docker": "ok"}, done=run.done(), adaptive=adaptive)
+    assert again.ok == 0 and len(load_run(directory).trials) == 14
+
+
+def test_an_adaptive_run_stops_when_its_budget_is_spent(make_runner: Any) -> None:
+    adaptive = Adaptive(Design(max_n=12), budget_s=1e-9)
+    _, tally, directory = make_runner({"native": "ok", "docker": "ok"}, adaptive=adaptive)
+    run = load_run(directory)
+    (stop,) = [e for e in run.events if e.kind == "adaptive-stop"]
+    assert stop.data["stop"] == "budget" and tally.ok == len(run.trials) == 2
+
+
+def test_an_adaptive_round_measures_only_what_the_budgets_triage_kept(
+    make_runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner measures the look's choice: here the triage keeps native alone from the
+    second round on, so docker has one trial and the budget ends the run."""
+    from bench.run import adaptive as adaptive_module
+
+    monkeypatch.setattr(
+        adaptive_module,
+        "triage",
+        lambda bundles, *_: frozenset(p for _, ps in bundles for p in ps if p[1] == "native"),
+    )
+    adaptive = Adaptive(Design(max_n=8), budget_s=3600.0)
+    _, _, directory = make_runner({"native": "ok", "docker": "ok"}, adaptive=adaptive)
+    run = load_run(directory)
+    docker = [t for t in run.trials if t.platform == "docker"]
+    native = [t for t in run.trials if t.platform == "native"]
+    assert len(docker) == 1 and len(native) == 8

@@ -1,0 +1,93 @@
+"""An adaptive run's verdicts as its looks gave them: the summary table's verdict and reason
+for each figure come from the look that decided it (bench.analysis.sequential), not from a
+fixed-alpha test on the values the run happened to stop at (that would not be calibrated),
+and the terminal says, per figure and claim family, at which n it was decided or why not."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+
+from bench.analysis import open_figures, sequential
+from bench.data.results import RunData, samples_frame
+from bench.data.run_meta import min_effects
+
+
+def design_of(run: RunData) -> sequential.Design | None:
+    plan = run.meta.get("plan")
+    adaptive = plan.get("adaptive") if isinstance(plan, dict) else None
+    if not isinstance(adaptive, dict):
+        return None
+    return sequential.Design.from_json(adaptive["design"])
+
+
+def stop_event(run: RunData) -> Any:
+    return next((e for e in reversed(run.events) if e.kind == "adaptive-stop"), None)
+
+
+def standings(run: RunData) -> list[open_figures.Standing]:
+    design = design_of(run)
+    if design is None:
+        return []
+    stop = stop_event(run)
+    seed = int(run.meta.get("plan", {}).get("seed", 0))
+    return open_figures.standings(
+        samples_frame(run),
+        design,
+        # the run ended: what is still open was left out by the budget (its triage)
+        finished=stop is not None,
+        min_effects=min_effects(run.meta),
+        seed=seed,
+    )
+
+
+def overlay(run: RunData, table: pd.DataFrame) -> pd.DataFrame:
+    """The summary table with each compared figure's verdict and reason from its looks."""
+    found = standings(run)
+    if not found or table.empty:
+        return table
+    by_label = {s.family.label: s.outcomes[0] for s in found if len(s.family.members) == 1}
+    table = table.copy()
+    for i, row in table.iterrows():
+        outcome = by_label.get(f"{row['workload']} {row['metric']} {row['platform']}")
+        if outcome is not None:
+            table.at[i, "verdict"] = outcome.call
+            table.at[i, "code"] = str(outcome.code)
+            table.at[i, "reason"] = (
+                f"{outcome.text()} (alpha {outcome.level:.2g}): {outcome.reason}"
+            )
+    return table
+
+
+def lines(run: RunData) -> list[str]:
+    """What the adaptive schedule did: why it stopped, the figures by status, each claim
+    family's standing."""
+    found = standings(run)
+    if not found:
+        return []
+    stop = stop_event(run)
+    head = f"adaptive: {stop.message}" if stop else "adaptive: the run did not reach its end"
+    figures = [s.outcomes[0] for s in found if len(s.family.members) == 1]
+    counts = Counter(o.status for o in figures)
+    stops = Counter(o.stop for o in figures)
+    out = [
+        head,
+        "  figures: "
+        + ", ".join(
+            f"{counts[k]} {k}" for k in ("DIFFERENT", "SAME", "UNKNOWN", "OPEN") if counts[k]
+        ),
+        "  why they stopped: " + ", ".join(f"{v} {k}" for k, v in stops.most_common()),
+    ]
+    for o in figures:
+        out.append(f"  {o.label}: {_said(o)}")
+    for s in found:
+        if len(s.family.members) > 1 or s.family.label in open_figures.CLAIM_FAMILIES:
+            calls = "; ".join(f"{o.label.split(': ', 1)[-1]} {_said(o)}" for o in s.outcomes)
+            out.append(f"  {s.family.label}: {calls}")
+    return out
+
+
+def _said(o: sequential.Outcome) -> str:
+    return o.text() if o.stop == "no difference" else f"{o.call}, {o.text()}"

@@ -1,0 +1,145 @@
+"""The adaptive schedule's decisions: after the minimum repeats, which (workload, platform)
+pairs the next round measures, and when the run stops (every figure decided, the budget
+spent, or the largest n reached).
+
+Decided from what the results directory holds, never from memory: a resumed run replays the
+same looks on the same recorded values and so takes the same decisions. The budget counts
+the trials' own wall time (warm-ups included) as recorded, so a resumed run goes on spending
+the same budget rather than starting a new one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.analysis import open_figures, sequential
+from bench.data.results import RunData, Trial, samples_frame
+from bench.data.run_meta import min_effects
+
+Pair = tuple[str, str]  # (workload, platform)
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    """An adaptive run's plan: the looks, and the wall time it may spend on trials."""
+
+    design: sequential.Design
+    budget_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        levels = self.design.levels()
+        return {
+            "design": self.design.to_json(),
+            "budget_s": self.budget_s,
+            "levels": dict(zip(map(str, self.design.looks()), levels, strict=True)),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Adaptive:
+        return cls(sequential.Design.from_json(data["design"]), data.get("budget_s"))
+
+
+@dataclass(frozen=True)
+class Look:
+    """Where the run stands before a round: the pairs still open, those the round measures
+    (the open ones that fit the budget), the trial time spent and what the round will cost."""
+
+    round: int
+    open: frozenset[Pair]
+    measure: frozenset[Pair]
+    spent_s: float
+    next_round_s: float
+
+    def stop_reason(self, adaptive: Adaptive) -> str:
+        """Why no further round runs ('' when one does)."""
+        if self.round >= adaptive.design.max_n:
+            return "max n"
+        if self.round >= adaptive.design.min_n and not self.open:
+            return "decided"
+        budget = adaptive.budget_s
+        if budget is not None and (not self.measure or self.spent_s + self.next_round_s > budget):
+            return "budget"
+        return ""
+
+
+def look(run: RunData, adaptive: Adaptive, round_: int, every: frozenset[Pair], seed: int) -> Look:
+    """The look before round `round_`, from the rounds before it only: a resumed run replays
+    each round's look on the same values and so takes the same decisions."""
+    frame = samples_frame(run)
+    frame = frame[frame["round"] < round_]
+    found = open_figures.standings(
+        frame, adaptive.design, min_effects=min_effects(run.meta), seed=seed
+    )
+    before = [t for t in run.trials if t.round < round_]
+    spent = spent_s(before)
+    costs = _costs(before, round_)
+    opened = every if round_ < adaptive.design.min_n else frozenset(open_figures.open_pairs(found))
+    measure = opened
+    if adaptive.budget_s is not None and costs:
+        first = _first_look(adaptive.design)
+        counts = Counter((t.workload, t.platform) for t in before if not t.warmup)
+        rounds = {p: max(1, first - counts[p]) for p in opened}
+        measure = triage(_bundles(found, opened), costs, rounds, adaptive.budget_s - spent)
+    return Look(round_, opened, measure, spent, sum(costs.get(p, 0.0) for p in measure))
+
+
+Bundle = tuple[bool, frozenset[Pair]]  # (a claim's?, the pairs a family needs together)
+
+
+def _bundles(found: Sequence[open_figures.Standing], opened: frozenset[Pair]) -> list[Bundle]:
+    """The open pairs as the families need them: a figure is nothing without its reference's
+    pair, so a family's pairs are kept or left out together."""
+    bundles: list[Bundle] = []
+    for s in found:
+        pairs = s.family.pairs & opened
+        if pairs and s.open:
+            bundles.append((s.family.label in open_figures.CLAIM_FAMILIES, pairs))
+    covered = frozenset(p for _, pairs in bundles for p in pairs)
+    bundles += [(False, frozenset({p})) for p in sorted(opened - covered)]
+    return bundles
+
+
+def triage(
+    bundles: Sequence[Bundle],
+    costs: Mapping[Pair, float],
+    rounds: Mapping[Pair, int],
+    left_s: float,
+) -> frozenset[Pair]:
+    """The pairs worth a round when the budget cannot take every open pair to the first look
+    that can call something (`rounds` away for each): the claims' families first, then the
+    cheapest, while their rounds still fit. Whatever is left out stops for the budget."""
+
+    def cost(pairs: Iterable[Pair]) -> float:
+        return sum(costs.get(p, 0.0) * rounds.get(p, 1) for p in pairs)
+
+    order = sorted(bundles, key=lambda b: (not b[0], cost(b[1]), sorted(b[1])))
+    kept: set[Pair] = set()
+    for _, pairs in order:
+        extra = cost(pairs - kept)
+        if cost(kept) + extra <= left_s:
+            kept |= pairs
+    return frozenset(kept)
+
+
+def _first_look(design: sequential.Design) -> int:
+    """The first n at which a single figure can be called at all."""
+    return next(
+        (n for n, a in zip(design.looks(), design.levels(), strict=True) if a > 0), design.max_n
+    )
+
+
+def spent_s(trials: Sequence[Trial]) -> float:
+    return sum(max(0.0, t.ended - t.started) for t in trials)
+
+
+def _costs(trials: Sequence[Trial], round_: int) -> dict[Pair, float]:
+    """Per pair, its trial time per round so far (warm-ups included)."""
+    total: dict[Pair, float] = {}
+    for t in trials:
+        total[(t.workload, t.platform)] = total.get((t.workload, t.platform), 0.0) + max(
+            0.0, t.ended - t.started
+        )
+    return {p: v / max(1, round_) for p, v in total.items()}
