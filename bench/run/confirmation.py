@@ -30,8 +30,17 @@ def confirmation_plans(
         wanted.setdefault(f.workload, set()).add(f.platform)
     if not wanted:
         return []
+    # An adaptive run measured each figure at least its first look's n: a confirmation run of
+    # fewer repeats would have a noisier median than the runs it is set against. Confirmation
+    # runs repeat a fixed number of times: they decide nothing within themselves.
+    least = plan.adaptive.design.min_n if plan.adaptive is not None else 0
     workloads = tuple(
-        w.model_copy(update={"platforms": _bases_of(w.platforms, wanted[w.name])})
+        w.model_copy(
+            update={
+                "platforms": _bases_of(w.platforms, wanted[w.name]),
+                "repeats": max(w.repeats, least),
+            }
+        )
         for w in plan.workloads
         if w.name in wanted
     )
@@ -45,6 +54,7 @@ def confirmation_plans(
                 platforms=platforms,
                 experiments=(),
                 seed=plan.seed + replicate,
+                adaptive=None,
             ),
             {CONFIRMS: {"run_id": plan.run_id, "replicate": replicate}},
         )

@@ -6,9 +6,11 @@ from __future__ import annotations
 import itertools
 import math
 
+from bench.analysis.sequential import Design
 from bench.core.workload import load_all
 from bench.data.check_record import CONFIRMS, FigureCheck, is_confirmation
 from bench.platforms.protocol import Limits
+from bench.run.adaptive import Adaptive
 from bench.run.confirmation import confirmation_plans
 from bench.run.runner import RunPlan
 
@@ -48,6 +50,14 @@ def test_only_the_suspects_are_measured_again_each_in_a_run_of_its_own() -> None
         assert measured == {("cpu-sysbench", "docker"), ("memory-read", "libvirt-tuned")}
         seeds.add(plan.seed)
     assert len(seeds) == 5 and len({p.run_id for p, _ in plans}) == 5
+
+
+def test_an_adaptive_runs_confirmations_repeat_a_fixed_number_at_least_its_first_look() -> None:
+    adaptive = _plan()
+    adaptive = RunPlan(**{**vars(adaptive), "adaptive": Adaptive(Design(min_n=5, max_n=8), None)})
+    [(plan, _)] = confirmation_plans(adaptive, [_suspect("cpu-sysbench", "docker")], 1, lambda: "c")
+    assert plan.adaptive is None
+    assert [w.repeats for w in plan.workloads] == [max(5, load_all()["cpu-sysbench"].repeats)]
 
 
 def test_no_suspect_no_run() -> None:
