@@ -100,7 +100,7 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
     "platforms_text",
     default=",".join(DEFAULT_RUN_PLATFORMS),
     show_default=True,
-    help=f"Any of {','.join(ALL_PLATFORMS)}, and docker-nat, docker-hostnet.",
+    help=f"Any of {','.join(ALL_PLATFORMS)}; network profiles: {','.join(net_variants())}.",
 )
 @click.option(
     "--vm-profile",

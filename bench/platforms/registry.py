@@ -48,21 +48,25 @@ def vm_platform_class(profile: str) -> type[LibvirtPlatform]:
     return type(f"LibvirtPlatform_{profile.replace('-', '_')}", (LibvirtPlatform,), attrs)
 
 
-# The container platforms that have network profiles here (docker-nat, docker-hostnet).
-# podman has none yet: its own network variants would subclass PodmanPlatform the same way.
-NET_PLATFORMS: dict[str, type[DockerPlatform]] = {"docker": DockerPlatform}
+# The container platforms with network profiles, and which: docker-nat, docker-hostnet,
+# podman-hostnet (podman's published ports go through its own port forwarder, not measured
+# here, so it has no nat profile).
+NET_PLATFORMS: dict[str, tuple[type[Platform], tuple[str, ...]]] = {
+    "docker": (DockerPlatform, tuple(NET_PROFILES)),
+    "podman": (PodmanPlatform, ("hostnet",)),
+}
 
 
 @cache
-def net_platform_class(name: str) -> type[DockerPlatform]:
+def net_platform_class(name: str) -> type[Platform]:
     """A container platform whose instances use another network mode (nat, host)."""
     attrs = {"name": name, "network_mode": net_mode(name), "__module__": __name__}
-    base = NET_PLATFORMS[base_of(name)]
+    base = NET_PLATFORMS[base_of(name)][0]
     return type(f"{base.__name__}_{name.replace('-', '_')}", (base,), attrs)
 
 
 def net_variants() -> list[str]:
-    return [net_platform(b, suffix) for b in NET_PLATFORMS for suffix in NET_PROFILES]
+    return [net_platform(b, s) for b, (_, suffixes) in NET_PLATFORMS.items() for s in suffixes]
 
 
 def platform_class(name: str) -> type[Platform]:

@@ -114,3 +114,16 @@ def test_classic_table_is_calibrated_under_aa() -> None:
     # and it can see: with a clear effect on the quiet distributions some runs agree fully
     power = [r for r in rates if r.kind == "power" and r.distribution == "bimodal"]
     assert power and power[0].hits > 0
+
+
+def test_network_profiles_are_platform_classes_of_their_own() -> None:
+    from bench.platforms.registry import platform_class, platform_names
+
+    assert {"docker-nat", "docker-hostnet", "podman-hostnet"} <= set(platform_names())
+    assert platform_class("docker-nat").network_mode == "nat"  # type: ignore[attr-defined]
+    assert platform_class("docker-hostnet").network_mode == "host"  # type: ignore[attr-defined]
+    assert platform_class("podman-hostnet").network_mode == "host"  # type: ignore[attr-defined]
+    assert platform_class("docker").network_mode == "bridge"  # type: ignore[attr-defined]
+    assert platform_class("gvisor").network_mode == "bridge"  # type: ignore[attr-defined]
+    with pytest.raises(Exception, match="unknown platform"):
+        platform_class("podman-nat")
