@@ -16,31 +16,11 @@ from bench.report.classic_view import classic_rows
 
 def _frame(factors: dict[str, float], n: int = 8, seed: int = 3) -> pd.DataFrame:
     """Every row's subject and native; factors: row key -> how much worse the subject is."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    seen: set[tuple[str, str, str]] = set()
-    for row in classic.ROWS:
-        for platform in (classic.NATIVE, row.subject):
-            if (row.workload, row.metric, platform) in seen:
-                continue
-            seen.add((row.workload, row.metric, platform))
-            factor = factors.get(row.key, 1.0) if platform != classic.NATIVE else 1.0
-            rows += [
-                {
-                    "workload": row.workload,
-                    "metric": row.metric,
-                    "platform": platform,
-                    "warmup": False,
-                    "value": float(v) * factor,
-                    "unit": "u",
-                    "higher_is_better": False,
-                    "workload_hash": "h",
-                    "accel": "kvm",
-                    "round": i,
-                }
-                for i, v in enumerate(rng.normal(1000, 10, n))
-            ]
-    return pd.DataFrame(rows)
+
+    def quiet(rng: np.random.Generator, k: int) -> np.ndarray:  # 1% spread: narrow intervals
+        return rng.normal(1000, 10, k)
+
+    return classic_calibration.synthetic_frame(quiet, n, np.random.default_rng(seed), factors)
 
 
 def test_agreement_reads_the_call_against_the_expected_ordering() -> None:
