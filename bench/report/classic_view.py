@@ -25,7 +25,7 @@ def _ratio(value: float) -> str:
 def classic_rows(results: Sequence[ClassicResult]) -> list[dict[str, Any]]:
     rows = []
     for r in results:
-        published = _ratio(r.row.published_ratio) if r.row.published_ratio is not None else ""
+        published = f"{r.row.published_ratio:.2f}" if r.row.published_ratio is not None else ""
         interval = (
             f"[{_ratio(r.ratio_low)}, {_ratio(r.ratio_high)}]"
             if math.isfinite(r.ratio_low) and math.isfinite(r.ratio_high)
