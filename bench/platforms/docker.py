@@ -183,12 +183,14 @@ class DockerPlatform(Platform):
                 )
         return str(self._network.name)
 
-    def _published(self, ports: Sequence[int]) -> dict[str, tuple[str, int]] | None:
-        """docker-nat's port map: each port on the bridge's host address, same number."""
+    def _published(self, ports: Sequence[int]) -> dict[str, tuple[str, None]] | None:
+        """docker-nat's port map: each port on the bridge's host address, at a port Docker
+        picks. Not the same number: docker-proxy holds the host side of a published port,
+        and native or docker-hostnet servers of the same run listen on the host's own."""
         if self.network_mode != "nat" or not ports:
             return None
         gateway = self._gateway()
-        return {f"{port}/tcp": (gateway, port) for port in ports}
+        return {f"{port}/tcp": (gateway, None) for port in ports}
 
     def _gateway(self) -> str:
         """The host's address on the run's bridge: a local address, so the host's own
@@ -223,6 +225,8 @@ class DockerPlatform(Platform):
         instance.startup = Startup(running - started, ready - running)
         container.reload()
         instance.address = self._client_address(container, net)
+        if self.network_mode == "nat":
+            instance.published = _host_ports(container.attrs)
         return instance
 
     def accel(self) -> str:
@@ -284,6 +288,16 @@ class DockerPlatform(Platform):
 
 
 _ATTACH = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+
+
+def _host_ports(attrs: dict[str, Any]) -> dict[int, int]:
+    """The published ports as Docker bound them: container port -> host port."""
+    found: dict[int, int] = {}
+    for key, bindings in (attrs["NetworkSettings"].get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        if proto == "tcp" and bindings:
+            found[int(port)] = int(bindings[0]["HostPort"])
+    return found
 
 
 def _close(sock: Any) -> None:

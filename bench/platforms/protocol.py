@@ -208,6 +208,9 @@ class Instance(ABC):
         self.startup = Startup(0.0, 0.0)
         self.info: InstanceInfo | None = None
         self.address: str | None = None  # where the host reaches it (None: the host itself)
+        # A server's port inside -> the port the host reaches it at, where they differ (ports
+        # published through NAT); a port not listed is reached at its own number.
+        self.published: dict[int, int] = {}
         self.accel: str = "host"
 
     @abstractmethod

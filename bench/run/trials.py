@@ -105,10 +105,17 @@ def _sampled(
     return result, sampler
 
 
+def host_values(values: dict[str, object], instance: Instance) -> dict[str, object]:
+    """A host-side client's values: the server's port as the host reaches it (NAT)."""
+    port = values["port"]
+    return values | {"port": instance.published.get(port, port) if isinstance(port, int) else port}
+
+
 def command_trial(setup: TrialSetup, instance: Instance) -> Measured:
     w = setup.workload
     values = template_values(w, setup.limits, instance)
-    argv = fill(w.command, values)
+    client = host_values(values, instance) if w.runs_on == "host" else values
+    argv = fill(w.command, client)
     setup.io.keep("cmd", " ".join(argv) + "\n")
     if w.setup:
         untimed_step("setup", lambda: guarded_exec(instance, fill(w.setup, values), w.timeout_s))
@@ -116,7 +123,7 @@ def command_trial(setup: TrialSetup, instance: Instance) -> Measured:
         start_server(instance, fill(w.server, values), w.port or 0)
     try:
         if w.prepare:
-            prepare = fill(w.prepare, values)
+            prepare = fill(w.prepare, client)
             untimed_step(
                 "prepare",
                 lambda: (

@@ -4,6 +4,8 @@ said to be unmeasured; under A/A no row is called better or worse."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,3 +109,24 @@ def test_network_profiles_are_platform_classes_of_their_own() -> None:
     assert platform_class("gvisor").network_mode == "bridge"  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="unknown platform"):
         platform_class("podman-nat")
+
+
+def test_a_host_side_client_reaches_a_nat_published_port_at_its_host_number() -> None:
+    from bench.platforms.docker import _host_ports
+    from bench.run.trials import host_values
+
+    attrs = {
+        "NetworkSettings": {
+            "Ports": {
+                "16379/tcp": [{"HostIp": "172.22.0.1", "HostPort": "49153"}],
+                "18080/tcp": None,  # exposed, not published
+                "53/udp": [{"HostIp": "172.22.0.1", "HostPort": "49154"}],
+            }
+        }
+    }
+    assert _host_ports(attrs) == {16379: 49153}
+
+    nat = SimpleNamespace(published={16379: 49153})
+    values = {"port": 16379, "address": "172.22.0.1"}
+    assert host_values(values, nat)["port"] == 49153  # type: ignore[arg-type]
+    assert host_values({"port": 13306}, nat)["port"] == 13306  # type: ignore[arg-type]
