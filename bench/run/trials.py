@@ -26,6 +26,9 @@ from bench.run.idle_footprint import footprint
 
 SERVER_FILES = "/tmp/vcbench-server"
 LISTEN_TIMEOUT_S = 90.0  # a database's first start under TCG takes tens of seconds
+# A shell test for "this pid still runs": in a container the server's orphan is reparented to
+# the keeper, which does not reap it, so an exited server lingers as a zombie kill -0 still finds.
+ALIVE = 'alive() { s=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$s" ] && [ "${s#Z}" = "$s" ]; };'
 PHASE = re.compile(r"VCBENCH-PHASE (\w+) ([0-9.]+)")
 
 
@@ -253,8 +256,8 @@ def start_server(instance: Instance, argv: Sequence[str], port: int) -> None:
     check = [
         "/bin/sh",
         "-c",
-        f"ss -Hltn 'sport = :{port}' | grep -q . && exit 0;"
-        f" kill -0 $(cat {SERVER_FILES}.pid) 2>/dev/null || exit 3; exit 1",
+        f"{ALIVE} ss -Hltn 'sport = :{port}' | grep -q . && exit 0;"
+        f' alive "$(cat {SERVER_FILES}.pid)" || exit 3; exit 1',
     ]
     while (code := guarded_exec(instance, check, 10).exit_code) != 0:
         if code == 3 or time.monotonic() > deadline:
@@ -272,9 +275,9 @@ def stop_server(instance: Instance) -> None:
     # Wait (bounded) until it is gone: a database flushing on SIGTERM would otherwise still
     # hold the port when the next trial's server starts on the same network.
     script = (
-        f"pid=$(cat {SERVER_FILES}.pid 2>/dev/null); rm -f {SERVER_FILES}.pid;"
+        f"{ALIVE} pid=$(cat {SERVER_FILES}.pid 2>/dev/null); rm -f {SERVER_FILES}.pid;"
         ' [ -n "$pid" ] || exit 0; kill "$pid" 2>/dev/null;'
-        ' for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done;'
+        ' for i in $(seq 200); do alive "$pid" || exit 0; sleep 0.1; done;'
         ' kill -9 "$pid" 2>/dev/null; exit 0'
     )
     guarded_exec(instance, ["/bin/sh", "-c", script], 30)
