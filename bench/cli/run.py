@@ -28,6 +28,7 @@ from bench.host.availability import require_available
 from bench.platforms.host_refusals import with_host_refusals
 from bench.platforms.labels import new_run_id
 from bench.platforms.protocol import AccelChoice, Limits
+from bench.platforms.registry import net_variants
 from bench.platforms.vm_profile import parse_profiles
 
 
@@ -58,11 +59,12 @@ def workloads_command(as_json: bool, suite: str | None) -> None:
 
 def _platforms(text: str) -> tuple[str, ...]:
     names = tuple(p.strip() for p in text.split(",") if p.strip())
-    unknown = [p for p in names if p not in ALL_PLATFORMS]
+    known = (*ALL_PLATFORMS, *net_variants())  # docker-nat, docker-hostnet: network profiles
+    unknown = [p for p in names if p not in known]
     if unknown or not names:
         raise BenchError(
             f"--platforms: unknown platform {', '.join(unknown) or '(none)'}",
-            f"choose from {','.join(ALL_PLATFORMS)}",
+            f"choose from {','.join(known)}",
         )
     require_available(names)  # gvisor without runsc, podman without podman: one line, exit 2
     return names
@@ -99,7 +101,7 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
     "platforms_text",
     default=",".join(DEFAULT_RUN_PLATFORMS),
     show_default=True,
-    help=f"Any of {','.join(ALL_PLATFORMS)}.",
+    help=f"Any of {','.join(ALL_PLATFORMS)}; network profiles: {','.join(net_variants())}.",
 )
 @click.option(
     "--vm-profile",

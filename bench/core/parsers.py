@@ -266,6 +266,133 @@ def _sockperf(stdout: str) -> dict[str, float]:
     return out
 
 
+# --- application workloads: sysbench oltp, redis-benchmark 7.0, wrk 4.1, hpcc 1.5 ---------
+
+
+def _sysbench_oltp(stdout: str) -> dict[str, float]:
+    tps = _one(
+        rf"^[ \t]*transactions:[ \t]*\d+[ \t]*\(({_NUM}) per sec\.\)[ \t]*$",
+        stdout,
+        "'transactions:'",
+    )
+    qps = _one(
+        rf"^[ \t]*queries:[ \t]*\d+[ \t]*\(({_NUM}) per sec\.\)[ \t]*$", stdout, "'queries:'"
+    )
+    if float(tps[1]) <= 0:
+        raise ParseError("no transaction completed (0 per second)")
+    out = {"tps": float(tps[1]), "qps": float(qps[1])}
+    avg = _one(rf"^[ \t]*avg:[ \t]*({_NUM})[ \t]*$", stdout, "latency 'avg:'")
+    out["latency_avg_ms"] = float(avg[1])
+    p95 = _at_most_one(
+        rf"^[ \t]*95th percentile:[ \t]*({_NUM})[ \t]*$", stdout, "'95th percentile'"
+    )
+    if p95:
+        out["latency_p95_ms"] = float(p95[1])
+    errors = _at_most_one(
+        rf"^[ \t]*ignored errors:[ \t]*\d+[ \t]*\(({_NUM}) per sec\.\)", stdout, "'ignored errors'"
+    )
+    if errors:
+        out["errors_per_s"] = float(errors[1])
+    return out
+
+
+_REDIS_COLUMNS = ("rps", "avg_latency_ms", "p50_latency_ms", "p99_latency_ms")
+_REDIS_METRICS = ("rps", "latency_avg_ms", "latency_p50_ms", "latency_p99_ms")
+_REDIS_TESTS = ("get", "set")
+
+
+def _redis_benchmark_csv(stdout: str) -> dict[str, float]:
+    """redis-benchmark --csv: a header line, then one quoted row per test (SET, GET...)."""
+    rows = [line.strip() for line in stdout.splitlines() if line.strip().startswith('"')]
+    if not rows or not rows[0].startswith('"test"'):
+        raise ParseError('no CSV header line ("test","rps",...) in the output')
+    header = [cell.strip('"') for cell in rows[0].split(",")]
+    missing = [c for c in ("test", *_REDIS_COLUMNS) if c not in header]
+    if missing:
+        raise ParseError(f"no {', '.join(missing)} column in the CSV header")
+    out: dict[str, float] = {}
+    for row in rows[1:]:
+        cells = [cell.strip('"') for cell in row.split(",")]
+        if len(cells) != len(header):
+            raise ParseError(f"a CSV row has {len(cells)} cells, the header {len(header)}")
+        values = dict(zip(header, cells, strict=True))
+        test = values["test"].lower()
+        if test not in _REDIS_TESTS:
+            continue
+        if any(metric.startswith(f"{test}_") for metric in out):
+            raise ParseError(f"two {test.upper()} rows in the output, expected one")
+        for column, metric in zip(_REDIS_COLUMNS, _REDIS_METRICS, strict=True):
+            if not _NUMBER.fullmatch(values[column]):
+                raise ParseError(f"{test.upper()} {column} {values[column][:20]!r} not a number")
+            out[f"{test}_{metric}"] = float(values[column])
+        if out[f"{test}_rps"] <= 0:
+            raise ParseError(f"{test.upper()} made no request (0 requests/s)")
+    if not out:
+        raise ParseError("no GET or SET row in the output")
+    return out
+
+
+_WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _wrk_ms(text: str) -> float:
+    found = re.fullmatch(rf"({_NUM})(us|ms|s|m|h)", text, re.ASCII)
+    if not found:
+        raise ParseError(f"latency {text[:20]!r} has no unit wrk prints (us, ms, s)")
+    return float(found[1]) * _WRK_UNITS[found[2]]
+
+
+def _wrk(stdout: str) -> dict[str, float]:
+    """wrk --latency: Requests/sec and the latency distribution (50/75/90/99 %)."""
+    rps = _one(rf"^Requests/sec:[ \t]*({_NUM})[ \t]*$", stdout, "'Requests/sec:'")
+    # A 404 or 500 is answered fast: counted as throughput it would flatter the server.
+    bad = _at_most_one(r"^[ \t]*Non-2xx or 3xx responses:[ \t]*(\d+)", stdout, "'Non-2xx'")
+    if bad and int(bad[1]) > 0:
+        raise ParseError(f"{bad[1]} responses were not 2xx or 3xx (wrong path or a broken server)")
+    out = {"rps": float(rps[1])}
+    if out["rps"] <= 0:
+        raise ParseError("no request completed (0 requests/s)")
+    for pct in ("50", "75", "90", "99"):
+        line = _at_most_one(rf"^[ \t]*{pct}%[ \t]+(\S+)[ \t]*$", stdout, f"'{pct}%'")
+        if line:
+            out[f"latency_p{pct}_ms"] = _wrk_ms(line[1])
+    errors = _at_most_one(
+        r"^[ \t]*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+        stdout,
+        "'Socket errors'",
+    )
+    out["socket_errors"] = float(sum(int(n) for n in errors.groups())) if errors else 0.0
+    return out
+
+
+def _hpcc(stdout: str) -> dict[str, float]:
+    """hpccoutf.txt's summary section: key=value lines between its Begin and End markers."""
+    section = re.search(
+        r"^Begin of Summary section\.$(.*?)^End of Summary section\.$", stdout, re.M | re.S
+    )
+    if section is None:
+        raise ParseError("no complete summary section (did hpcc finish?)")
+    pairs = dict(re.findall(r"^(\w+)=(\S*)$", section[1], re.MULTILINE))
+    wanted = {
+        "hpl_gflops": ("HPL_Tflops", 1000.0),
+        "stream_triad_gb_s": ("SingleSTREAM_Triad", 1.0),
+        "star_stream_triad_gb_s": ("StarSTREAM_Triad", 1.0),
+        "randomaccess_gups": ("MPIRandomAccess_GUPs", 1.0),
+        "single_randomaccess_gups": ("SingleRandomAccess_GUPs", 1.0),
+    }
+    out: dict[str, float] = {}
+    for metric, (key, scale) in wanted.items():
+        value = pairs.get(key, "")
+        if _NUMBER.fullmatch(value):
+            out[metric] = float(value) * scale
+    if "hpl_gflops" not in out:
+        raise ParseError("no HPL_Tflops figure in the summary")
+    # hpcc sums up its own checks (HPL's residual among them): a failed one is a wrong result.
+    if pairs.get("Success", "1") != "1":
+        raise ParseError(f"hpcc's summary says Success={pairs['Success']} (a check failed)")
+    return out
+
+
 # --- generic --------------------------------------------------------------------------------
 
 
@@ -365,6 +492,46 @@ PARSERS: dict[str, Parser] = {
             "messages",  # round trips measured (warm-up and cool-down excluded)
         ),
         _sockperf,
+    ),
+    "sysbench-oltp": _parser(
+        "sysbench-oltp",
+        (
+            "tps",  # transactions/s
+            "qps",  # queries/s
+            "latency_avg_ms",  # ms, per transaction
+            "latency_p95_ms",  # ms, per transaction
+            "errors_per_s",  # ignored errors (deadlocks) per second
+        ),
+        _sysbench_oltp,
+    ),
+    # requests/s and ms per request, by test: get_rps, get_latency_p99_ms, set_...
+    "redis-benchmark-csv": _parser(
+        "redis-benchmark-csv",
+        tuple(_prefixed(_REDIS_TESTS, _REDIS_METRICS)),
+        _redis_benchmark_csv,
+    ),
+    "wrk": _parser(
+        "wrk",
+        (
+            "rps",  # requests/s
+            "latency_p50_ms",  # ms
+            "latency_p75_ms",
+            "latency_p90_ms",
+            "latency_p99_ms",
+            "socket_errors",  # connect + read + write + timeout errors, whole run
+        ),
+        _wrk,
+    ),
+    "hpcc": _parser(
+        "hpcc",
+        (
+            "hpl_gflops",  # GFLOP/s, HPL over every process
+            "stream_triad_gb_s",  # GB/s, STREAM triad in one process
+            "star_stream_triad_gb_s",  # GB/s, per process with every process running
+            "randomaccess_gups",  # GUP/s, MPI RandomAccess over every process
+            "single_randomaccess_gups",  # GUP/s, one process
+        ),
+        _hpcc,
     ),
     "time-s": _parser("time-s", ("seconds",), _time_s),  # s
 }

@@ -20,6 +20,28 @@ DOCKER_BASED = ("docker", "podman", "gvisor")
 PROFILE_ORDER = (DEFAULT_PROFILE, "tuned", "emulated")
 
 
+# Container network profiles: `docker` is the run's own internal bridge, the host reaching
+# the container's address directly (routed, no NAT); `docker-nat` publishes the workload's
+# port on the host and the client goes through Docker's DNAT (Felter's "Docker NAT");
+# `docker-hostnet` shares the host's network namespace (`--network host`).
+NET_BRIDGE = "bridge"
+NET_PROFILES = {"nat": "nat", "hostnet": "host"}  # platform suffix -> network mode
+NET_BASES = ("docker", "podman")  # the container platforms with a network profile
+
+
+def net_platform(base: str, suffix: str) -> str:
+    """docker-nat, docker-hostnet, podman-hostnet...: a container platform's network variant."""
+    return f"{base}-{suffix}"
+
+
+def net_mode(platform: str) -> str:
+    """bridge, nat or host: how a container platform's instances are networked."""
+    base, _, suffix = platform.partition("-")
+    if base in NET_BASES and suffix in NET_PROFILES:
+        return NET_PROFILES[suffix]
+    return NET_BRIDGE
+
+
 def vm_platform(profile: str) -> str:
     """The platform name of a VM profile: `libvirt` for the default one, else libvirt-<p>."""
     return VM if profile == DEFAULT_PROFILE else f"{VM}-{profile}"
@@ -27,7 +49,10 @@ def vm_platform(profile: str) -> str:
 
 def base_of(platform: str) -> str:
     """native, docker, podman, gvisor or libvirt: what a workload's `platforms` list names."""
-    return VM if platform.startswith(f"{VM}-") else platform
+    if platform.startswith(f"{VM}-"):
+        return VM
+    base, _, suffix = platform.partition("-")
+    return base if base in NET_BASES and suffix in NET_PROFILES else platform
 
 
 def profile_of(platform: str) -> str:
@@ -46,7 +71,9 @@ def platform_key(platform: str) -> tuple[int, int, str]:
     base_rank = BASES.index(base) if base in BASES else len(BASES)
     profile = profile_of(platform)
     rank = PROFILE_ORDER.index(profile) if profile in PROFILE_ORDER else len(PROFILE_ORDER)
-    return (base_rank, rank if base == VM else 0, platform)
+    if base != VM:  # a container's network variants after it: docker, -nat, -hostnet
+        rank = 1 + list(NET_PROFILES).index(platform.partition("-")[2]) if platform != base else 0
+    return (base_rank, rank, platform)
 
 
 def sort_platforms(platforms: Iterable[str]) -> list[str]:

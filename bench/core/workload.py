@@ -69,6 +69,12 @@ class Workload(Strict):
     # until it listens on `port`, and stops it afterwards.
     server: tuple[Text, ...] = ()
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    # Untimed steps around the server, for applications that need them: `setup` runs in the
+    # instance before the server starts (write a config, initialise a data directory);
+    # `prepare` runs where the command runs once the server listens (load the data set).
+    # Either failing fails the trial with its cause ("setup", "prepare"), never a figure.
+    setup: tuple[Text, ...] = ()
+    prepare: tuple[Text, ...] = ()
     parser: str | None = None
     duration: Annotated[int, Field(ge=1, le=3600)] = 10
     warmup: Annotated[int, Field(ge=0, le=100)] = 1
@@ -84,7 +90,7 @@ class Workload(Strict):
     unsupported: Mapping[PlatformName, Text] = {}
     method: Text = ""  # how the figure is obtained, for the report's method section
 
-    @field_validator("command", "server")
+    @field_validator("command", "server", "setup", "prepare")
     @classmethod
     def _placeholders_known(cls, argv: tuple[str, ...]) -> tuple[str, ...]:
         for arg in argv:
@@ -125,6 +131,10 @@ class Workload(Strict):
             mode="json",
             exclude={"repeats", "warmup", "description", "platforms", "unsupported", "method"},
         )
+        # Keys added later count only when set: older workloads keep the hash their history has.
+        for key in ("setup", "prepare"):
+            if not data[key]:
+                del data[key]
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -153,6 +163,8 @@ class Workload(Strict):
                 problems.append(f"metrics: a startup workload reports no {', '.join(unknown)}")
         if self.runs_on == "host" and not self.server:
             problems.append("server: a workload that runs on the host needs a server inside")
+        if self.prepare and not self.server:
+            problems.append("prepare: runs once the server listens; it needs a server")
         if self.server and self.port is None:
             problems.append("port: required with server (the runner waits until it listens)")
         if not self.metrics and self.kind != "idle":

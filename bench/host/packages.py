@@ -32,6 +32,9 @@ APT_PACKAGES: dict[str, str] = {
     "xz-utils": "compressed guest kernel modules",
     "iperf3": "the host-side client of the network throughput workload",
     "sockperf": "the host-side client of the network latency workload",
+    "redis-tools": "redis-benchmark: the host-side client of the Redis workloads",
+    "wrk": "the host-side HTTP load generator of the nginx workload",
+    "sysbench": "the host-side client of the MariaDB OLTP workload (sysbench oltp over TCP)",
     "runsc": "gVisor: the gvisor platform (Docker with --runtime=runsc)",
     "podman": "the podman platform (root, daemonless; runc where crun refuses hybrid cgroups)",
 }

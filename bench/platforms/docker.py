@@ -11,6 +11,7 @@ import psutil
 
 from bench.core import dockerd
 from bench.core.errors import DaemonLost, PlatformError, first_line
+from bench.core.platform_names import NET_BRIDGE
 from bench.host.cgroupfs import locate
 from bench.platforms import cgroup, lifecycle, network
 from bench.platforms.docker_stream import Demux, read_all
@@ -150,6 +151,10 @@ def _kill_tree(pid: int) -> None:
 class DockerPlatform(Platform):
     name = "docker"
     runtime: ClassVar[str | None] = None  # dockerd's default OCI runtime (runc)
+    # bridge (the run's internal network, reached at the container's address), nat (ports
+    # published on the host, reached through Docker's DNAT) or host (--network host): see
+    # bench/core/platform_names.py; the variants are made in registry.py.
+    network_mode: ClassVar[str] = NET_BRIDGE
     instance_type: ClassVar[type[DockerInstance]] = DockerInstance
 
     def __init__(self, config: PlatformConfig) -> None:
@@ -177,12 +182,39 @@ class DockerPlatform(Platform):
                 ) from exc
 
     def _network_name(self) -> str:
+        if self.network_mode == "host":
+            return "host"
         if self._network is None:
             with lifecycle.shielded():
                 self._network = network.create_docker_network(
-                    self.client(), self.config.run.run_id, self.name
+                    self.client(),
+                    self.config.run.run_id,
+                    self.name,
+                    internal=self.network_mode != "nat",
                 )
         return str(self._network.name)
+
+    def _published(self, ports: Sequence[int]) -> dict[str, tuple[str, None]] | None:
+        """docker-nat's port map: each port on the bridge's host address, at a port Docker
+        picks. Not the same number: docker-proxy holds the host side of a published port,
+        and native or docker-hostnet servers of the same run listen on the host's own."""
+        if self.network_mode != "nat" or not ports:
+            return None
+        gateway = self._gateway()
+        return {f"{port}/tcp": (gateway, None) for port in ports}
+
+    def _gateway(self) -> str:
+        """The host's address on the run's bridge: a local address, so the host's own
+        connections to it go through the DNAT rules Docker writes for published ports."""
+        self._network.reload()
+        return str(self._network.attrs["IPAM"]["Config"][0]["Gateway"])
+
+    def _client_address(self, container: Any, net: str) -> str:
+        if self.network_mode == "host":
+            return "127.0.0.1"
+        if self.network_mode == "nat":
+            return self._gateway()
+        return str(container.attrs["NetworkSettings"]["Networks"][net]["IPAddress"])
 
     def _start_container(self, name: str, spec: InstanceSpec, res: lifecycle.Resources) -> Instance:
         client = self.client()
@@ -191,7 +223,9 @@ class DockerPlatform(Platform):
             lambda: MarkerLog(self.config.run.log_dir / f"{name}.log", name), MarkerLog.close
         )
         started = time.perf_counter()
-        container = res.acquire(lambda: self._create(name, spec.limits, net), self._remove)
+        container = res.acquire(
+            lambda: self._create(name, spec.limits, net, spec.ports), self._remove
+        )
         # Attach before start: the marker cannot be printed before we listen.
         sock = res.acquire(lambda: client.api.attach_socket(container.id, params=_ATTACH), _close)
         container.start()
@@ -201,7 +235,9 @@ class DockerPlatform(Platform):
         instance.accel = self.accel()
         instance.startup = Startup(running - started, ready - running)
         container.reload()
-        instance.address = container.attrs["NetworkSettings"]["Networks"][net]["IPAddress"]
+        instance.address = self._client_address(container, net)
+        if self.network_mode == "nat":
+            instance.published = _host_ports(container.attrs)
         return instance
 
     def accel(self) -> str:
@@ -215,12 +251,12 @@ class DockerPlatform(Platform):
         except DaemonLost:
             pass  # dockerd is gone: the container waits for `vcbench gc` or --resume
 
-    def _create(self, name: str, limits: Limits, net: str) -> Any:
+    def _create(self, name: str, limits: Limits, net: str, ports: Sequence[int] = ()) -> Any:
         import docker
 
         tag = self.config.images.docker_tag
         try:
-            return self._create_container(name, limits, net)
+            return self._create_container(name, limits, net, ports)
         except docker.errors.ImageNotFound as exc:
             raise PlatformError(
                 f"Docker image {tag} is missing", "run `vcbench images build`"
@@ -228,7 +264,9 @@ class DockerPlatform(Platform):
         except docker.errors.APIError as exc:
             raise PlatformError(f"docker could not create {name}: {exc.explanation}") from exc
 
-    def _create_container(self, name: str, limits: Limits, net: str) -> Any:
+    def _create_container(
+        self, name: str, limits: Limits, net: str, ports: Sequence[int] = ()
+    ) -> Any:
         run_id = self.config.run.run_id
         return self.client().containers.create(
             self.config.images.docker_tag,
@@ -236,6 +274,7 @@ class DockerPlatform(Platform):
             name=name,
             labels={RUN_LABEL: run_id, INSTANCE_LABEL: name},
             network=net,
+            ports=self._published(ports),
             nano_cpus=limits.vcpus * 10**9,
             cpuset_cpus=limits.cpuset_text,
             mem_limit=f"{limits.memory_mib}m",
@@ -260,6 +299,16 @@ class DockerPlatform(Platform):
 
 
 _ATTACH = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+
+
+def _host_ports(attrs: dict[str, Any]) -> dict[int, int]:
+    """The published ports as Docker bound them: container port -> host port."""
+    found: dict[int, int] = {}
+    for key, bindings in (attrs["NetworkSettings"].get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        if proto == "tcp" and bindings:
+            found[int(port)] = int(bindings[0]["HostPort"])
+    return found
 
 
 def _close(sock: Any) -> None:

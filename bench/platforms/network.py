@@ -27,16 +27,21 @@ def network_name(run_id: str) -> str:
     return resource_name(run_id, "net")
 
 
-def create_docker_network(client: Any, run_id: str, platform: str = "docker") -> Any:
+def create_docker_network(
+    client: Any, run_id: str, platform: str = "docker", *, internal: bool = True
+) -> Any:
     """An internal bridge network: the host reaches containers on it, they reach nothing else.
 
     One per dockerd-backed platform of the run (docker, gvisor), so closing one platform never
-    pulls the network from under the other's containers."""
+    pulls the network from under the other's containers. docker-nat's is not internal:
+    Docker publishes no port on an internal network (its containers then have a route out,
+    which nothing they run uses; the published ports bind to this bridge's host address only).
+    """
     name = network_name(run_id) if platform == "docker" else resource_name(run_id, platform, "net")
     return client.networks.create(
         name,
         driver="bridge",
-        internal=True,
+        internal=internal,
         labels={RUN_LABEL: run_id},
         check_duplicate=True,
     )

@@ -16,8 +16,10 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from bench.core.errors import BenchError, PlatformError
+from bench.core.platform_names import NET_BRIDGE
 from bench.core.podman_cli import PODMAN, HostInfo, host_info, podman
 from bench.core.proc import run
 from bench.host.cgroupfs import locate
@@ -122,6 +124,9 @@ class PodmanInstance(Instance):
 
 class PodmanPlatform(Platform):
     name = "podman"
+    # bridge (the run's own network) or host (podman-hostnet, --network host); podman has
+    # no nat profile here (see registry.py)
+    network_mode: ClassVar[str] = NET_BRIDGE
 
     def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config)
@@ -134,6 +139,8 @@ class PodmanPlatform(Platform):
         return self._info
 
     def _network_name(self) -> str:
+        if self.network_mode == "host":
+            return "host"
         if self._network is None:
             name = resource_name(self.config.run.run_id, "podman")
             with lifecycle.shielded():
@@ -158,7 +165,11 @@ class PodmanPlatform(Platform):
         instance = PodmanInstance(name, spec.limits, log.path)
         instance.startup = Startup(running - started, ready - running)
         state = json.loads(podman("inspect", "--type", "container", name))[0]
-        instance.address = state["NetworkSettings"]["Networks"][net]["IPAddress"]
+        instance.address = (
+            "127.0.0.1"
+            if self.network_mode == "host"
+            else state["NetworkSettings"]["Networks"][net]["IPAddress"]
+        )
         return instance
 
     def _create(self, name: str, limits: Limits, net: str, log_path: Path) -> str:

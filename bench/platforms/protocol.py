@@ -182,6 +182,9 @@ class InstanceSpec:
     # a live increase needs a maximum above the start (None: the maximum is the start).
     max_vcpus: int | None = None
     max_memory_mib: int | None = None
+    # The TCP ports servers will listen on in the instance: a platform that publishes ports
+    # (docker-nat) publishes these when it creates the instance; the others ignore them.
+    ports: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.max_vcpus or self.limits.vcpus) < self.limits.vcpus or (
@@ -205,6 +208,9 @@ class Instance(ABC):
         self.startup = Startup(0.0, 0.0)
         self.info: InstanceInfo | None = None
         self.address: str | None = None  # where the host reaches it (None: the host itself)
+        # A server's port inside -> the port the host reaches it at, where they differ (ports
+        # published through NAT); a port not listed is reached at its own number.
+        self.published: dict[int, int] = {}
         self.accel: str = "host"
 
     @abstractmethod

@@ -1,5 +1,7 @@
 """Platform name -> class, spelled out: adding a platform is one line here.
 
+Docker comes in one variant per container network profile too: docker-nat, docker-hostnet.
+
 The VM platform comes in one variant per VM profile: `libvirt` is the default profile,
 `libvirt-<profile>` (libvirt-tuned, libvirt-emulated) the others (bench/core/platform_names.py).
 """
@@ -9,7 +11,16 @@ from __future__ import annotations
 from functools import cache
 
 from bench.core.errors import BenchError
-from bench.core.platform_names import DEFAULT_PROFILE, profile_of, sort_platforms, vm_platform
+from bench.core.platform_names import (
+    DEFAULT_PROFILE,
+    NET_PROFILES,
+    base_of,
+    net_mode,
+    net_platform,
+    profile_of,
+    sort_platforms,
+    vm_platform,
+)
 from bench.platforms.docker import DockerPlatform
 from bench.platforms.gvisor import GvisorPlatform
 from bench.platforms.libvirt import LibvirtPlatform
@@ -37,12 +48,35 @@ def vm_platform_class(profile: str) -> type[LibvirtPlatform]:
     return type(f"LibvirtPlatform_{profile.replace('-', '_')}", (LibvirtPlatform,), attrs)
 
 
+# The container platforms with network profiles, and which: docker-nat, docker-hostnet,
+# podman-hostnet (podman's published ports go through its own port forwarder, not measured
+# here, so it has no nat profile).
+NET_PLATFORMS: dict[str, tuple[type[Platform], tuple[str, ...]]] = {
+    "docker": (DockerPlatform, tuple(NET_PROFILES)),
+    "podman": (PodmanPlatform, ("hostnet",)),
+}
+
+
+@cache
+def net_platform_class(name: str) -> type[Platform]:
+    """A container platform whose instances use another network mode (nat, host)."""
+    attrs = {"name": name, "network_mode": net_mode(name), "__module__": __name__}
+    base = NET_PLATFORMS[base_of(name)][0]
+    return type(f"{base.__name__}_{name.replace('-', '_')}", (base,), attrs)
+
+
+def net_variants() -> list[str]:
+    return [net_platform(b, s) for b, (_, suffixes) in NET_PLATFORMS.items() for s in suffixes]
+
+
 def platform_class(name: str) -> type[Platform]:
     if name in PLATFORMS:
         return PLATFORMS[name]
+    if name in net_variants():
+        return net_platform_class(name)
     if profile_of(name) in profile_names():
         return vm_platform_class(profile_of(name))
-    variants = [vm_platform(p) for p in profile_names() if p != DEFAULT_PROFILE]
+    variants = [*net_variants(), *(vm_platform(p) for p in profile_names() if p != DEFAULT_PROFILE)]
     raise BenchError(
         f"unknown platform {name!r}", f"choose one of {', '.join([*PLATFORMS, *variants])}"
     )
@@ -50,7 +84,7 @@ def platform_class(name: str) -> type[Platform]:
 
 def platform_names() -> list[str]:
     """Every platform name: native, docker, libvirt and libvirt-<profile> for each profile."""
-    return sort_platforms([*PLATFORMS, *(vm_platform(p) for p in profile_names())])
+    return sort_platforms([*PLATFORMS, *net_variants(), *(vm_platform(p) for p in profile_names())])
 
 
 def open_platform(name: str, config: PlatformConfig) -> Platform:

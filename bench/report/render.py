@@ -24,10 +24,12 @@ from typing import Any, Final
 import jinja2
 from markupsafe import Markup
 
+from bench.analysis import classic
 from bench.analysis.claims import assess
 from bench.core.paths import atomic_path, reports_dir
 from bench.data.results import TIMESERIES, RunData, load_run
 from bench.report.claims_view import claim_rows
+from bench.report.classic_view import classic_rows
 from bench.report.gate_method import gate_method
 from bench.report.notices import run_notices, tcg_banner
 from bench.report.raw_links import failed_rows
@@ -97,6 +99,7 @@ def render_run(
         "platform_tags": platform_tags(frame, platforms, accel),
         "groups": summary_groups(run, summary, platforms),
         "claims": claim_rows(assess(run)),
+        "classic": classic_rows(classic.assess(run)),
         "references": reference_rows(summary, accel),
         "resources": resource_rows(run, platforms),
         "sections": workload_sections(run, frame, summary, platforms, series, links_base, files),

@@ -169,7 +169,11 @@ class Runner:
 
     def run(self, done: set[str]) -> Tally:
         keys = self.plan.keys()
-        spec = InstanceSpec(self.plan.limits, ready_timeout_s=self.plan.ready_timeout_s)
+        spec = InstanceSpec(
+            self.plan.limits,
+            ready_timeout_s=self.plan.ready_timeout_s,
+            ports=tuple(sorted({w.port for w in self.plan.workloads if w.port})),
+        )
         position = {key.id: n for n, key in enumerate(keys, 1)}
         with self._platforms() as platforms:
             rounds = _rounds(keys) if self.plan.adaptive is None else self._adaptive_rounds()

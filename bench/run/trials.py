@@ -25,7 +25,10 @@ from bench.platforms.protocol import ExecResult, Instance, InstanceSpec, Limits,
 from bench.run.idle_footprint import footprint
 
 SERVER_FILES = "/tmp/vcbench-server"
-LISTEN_TIMEOUT_S = 30.0
+LISTEN_TIMEOUT_S = 90.0  # a database's first start under TCG takes tens of seconds
+# A shell test for "this pid still runs": in a container the server's orphan is reparented to
+# the keeper, which does not reap it, so an exited server lingers as a zombie kill -0 still finds.
+ALIVE = 'alive() { s=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$s" ] && [ "${s#Z}" = "$s" ]; };'
 PHASE = re.compile(r"VCBENCH-PHASE (\w+) ([0-9.]+)")
 
 
@@ -105,14 +108,33 @@ def _sampled(
     return result, sampler
 
 
+def host_values(values: dict[str, object], instance: Instance) -> dict[str, object]:
+    """A host-side client's values: the server's port as the host reaches it (NAT)."""
+    port = values["port"]
+    return values | {"port": instance.published.get(port, port) if isinstance(port, int) else port}
+
+
 def command_trial(setup: TrialSetup, instance: Instance) -> Measured:
     w = setup.workload
     values = template_values(w, setup.limits, instance)
-    argv = fill(w.command, values)
+    client = host_values(values, instance) if w.runs_on == "host" else values
+    argv = fill(w.command, client)
     setup.io.keep("cmd", " ".join(argv) + "\n")
+    if w.setup:
+        untimed_step("setup", lambda: guarded_exec(instance, fill(w.setup, values), w.timeout_s))
     if w.server:
         start_server(instance, fill(w.server, values), w.port or 0)
     try:
+        if w.prepare:
+            prepare = fill(w.prepare, client)
+            untimed_step(
+                "prepare",
+                lambda: (
+                    host_exec(prepare, w.timeout_s, setup.limits)
+                    if w.runs_on == "host"
+                    else guarded_exec(instance, prepare, w.timeout_s)
+                ),
+            )
         if w.runs_on == "host":
             result, sampler = _sampled(
                 setup, sources_for(instance), lambda: host_exec(argv, w.timeout_s, setup.limits)
@@ -206,25 +228,58 @@ def host_exec(argv: Sequence[str], timeout: float, limits: Limits) -> ExecResult
     return ExecResult(done.stdout, done.stderr, done.returncode, time.perf_counter() - started)
 
 
+def untimed_step(cause: str, body: Callable[[], ExecResult]) -> None:
+    """A workload's setup or prepare step: its failure is the trial's, with the step named."""
+    result = body()
+    if result.exit_code != 0:
+        raise TrialFailed(
+            cause,
+            f"the {cause} step failed (exit {result.exit_code}):"
+            f" {tail(result.stderr or result.stdout)}",
+        )
+
+
 def start_server(instance: Instance, argv: Sequence[str], port: int) -> None:
+    # Something listening already (another run's server, a stale one) would answer the
+    # readiness check below for a server that never started: that is a failure, said so.
+    taken = guarded_exec(instance, ["/bin/sh", "-c", f"ss -Hltnp 'sport = :{port}'"], 10)
+    if taken.exit_code == 0 and taken.stdout.strip():
+        raise TrialFailed(
+            "server", f"port {port} is already taken before the server starts: {tail(taken.stdout)}"
+        )
     script = f'"$@" > {SERVER_FILES}.log 2>&1 < /dev/null & echo $! > {SERVER_FILES}.pid'
     started = guarded_exec(instance, ["/bin/sh", "-c", script, "sh", *argv], 30)
     if started.exit_code != 0:
         raise TrialFailed("server", f"the server did not start: {tail(started.stderr)}")
     deadline = time.monotonic() + LISTEN_TIMEOUT_S
-    check = ["/bin/sh", "-c", f"ss -Hltn 'sport = :{port}' | grep -q ."]
-    while guarded_exec(instance, check, 10).exit_code != 0:
-        if time.monotonic() > deadline:
+    # 0: it listens; 3: it has exited (a broken config fails now, not after the timeout)
+    check = [
+        "/bin/sh",
+        "-c",
+        f"{ALIVE} ss -Hltn 'sport = :{port}' | grep -q . && exit 0;"
+        f' alive "$(cat {SERVER_FILES}.pid)" || exit 3; exit 1',
+    ]
+    while (code := guarded_exec(instance, check, 10).exit_code) != 0:
+        if code == 3 or time.monotonic() > deadline:
             log = guarded_exec(instance, ["cat", f"{SERVER_FILES}.log"], 10).stdout
-            raise TrialFailed(
-                "server",
-                f"nothing listens on port {port} after {LISTEN_TIMEOUT_S:g} s: {tail(log)}",
+            why = (
+                "the server exited"
+                if code == 3
+                else f"nothing listens after {LISTEN_TIMEOUT_S:g} s"
             )
+            raise TrialFailed("server", f"{why} (port {port}): {tail(log)}")
         time.sleep(0.1)
 
 
 def stop_server(instance: Instance) -> None:
-    script = f"kill $(cat {SERVER_FILES}.pid) 2>/dev/null; rm -f {SERVER_FILES}.pid"
+    # Wait (bounded) until it is gone: a database flushing on SIGTERM would otherwise still
+    # hold the port when the next trial's server starts on the same network.
+    script = (
+        f"{ALIVE} pid=$(cat {SERVER_FILES}.pid 2>/dev/null); rm -f {SERVER_FILES}.pid;"
+        ' [ -n "$pid" ] || exit 0; kill "$pid" 2>/dev/null;'
+        ' for i in $(seq 200); do alive "$pid" || exit 0; sleep 0.1; done;'
+        ' kill -9 "$pid" 2>/dev/null; exit 0'
+    )
     guarded_exec(instance, ["/bin/sh", "-c", script], 30)
 
 

@@ -69,6 +69,11 @@ def test_registry_names_match_and_metrics_are_unique() -> None:
         "iperf3-json",
         "sockperf",
         "time-s",
+        # the application workloads' (tests/unit/test_app_parsers.py)
+        "sysbench-oltp",
+        "redis-benchmark-csv",
+        "wrk",
+        "hpcc",
     }
     for name, parser in PARSERS.items():
         assert isinstance(parser, Parser)

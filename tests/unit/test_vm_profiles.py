@@ -227,8 +227,9 @@ def test_the_registry_makes_one_platform_class_per_profile() -> None:
     assert platform_class("libvirt").name == "libvirt"
     with pytest.raises(BenchError, match="unknown platform 'libvirt-turbo'"):
         platform_class("libvirt-turbo")
-    assert platform_names()[:7] == [
-        "native", "docker", "podman", "gvisor", "libvirt", "libvirt-tuned", "libvirt-emulated",
+    assert platform_names()[:10] == [
+        "native", "docker", "docker-nat", "docker-hostnet", "podman", "podman-hostnet", "gvisor",
+        "libvirt", "libvirt-tuned", "libvirt-emulated",
     ]  # fmt: skip
 
 
