@@ -16,11 +16,13 @@ from typing import Any
 
 import click
 
+from bench.analysis import gate
 from bench.cli.compare import EXIT_REGRESSION
 from bench.cli.execute import _docker_or_none, _libvirt_or_none
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of, profile_of
 from bench.data.results import Event, RunWriter, find_run, load_run, read_meta
+from bench.data.run_meta import parse_meta
 from bench.experiments.announce import experiment_reporter
 from bench.experiments.stage import pending, run_experiments
 from bench.images.build import build
@@ -93,7 +95,7 @@ def execute(
         images = build(progress=say)
         writer, done = _open_results(plan, directory, resume, images)
         say(f"run {plan.run_id}: results in {directory}")
-        tally = _measure(plan, writer, images, done, out)
+        tally = _measure(plan, writer, images, done, out, _used_accel(plan, directory))
     finish(directory, out)
     if tally.failed or tally.dropped or tally.experiments_failed:
         sys.exit(EXIT_SOME_FAILED)
@@ -105,13 +107,16 @@ def _open_results(
     """A new run directory (plan and fingerprint first), or the interrupted one reopened."""
 
     if resume is None:
+        profiles = _vm_profile_records(plan, images)
         meta = {
             "run_id": plan.run_id,
             "created": time.time(),
             "plan": plan.to_json(),
-            "fingerprint": fingerprint.collect(images, plan.limits, _bases(plan.platforms)),
+            "fingerprint": fingerprint.collect(
+                images, plan.limits, _bases(plan.platforms), plan.accel
+            ),
+            "policy": asdict(gate.DEFAULT),  # the thresholds every verdict of the run used
         }
-        profiles = _vm_profile_records(plan, images)
         meta["fingerprint"]["vm_profiles"] = profiles
         writer = RunWriter.create(directory, meta)
         for event in shortfall_events(profiles, time.time()):
@@ -129,10 +134,17 @@ def _open_results(
     return writer, done
 
 
-def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -> Any:
+def _used_accel(plan: Any, directory: Path) -> Any:
+    """The accel run.json recorded for the VMs (one fact: every VM of the run, resumed or not,
+    starts under it); --accel as asked when no VM runs or the fingerprint could not say."""
+    accel = parse_meta(read_meta(directory)).accel
+    return accel if accel in ("kvm", "tcg") else plan.accel
+
+
+def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output, accel: Any) -> Any:
 
     context = RunContext.create(plan.run_id, log_dir=writer.dir / "logs")
-    config = PlatformConfig(context, images, plan.accel)
+    config = PlatformConfig(context, images, accel)
     resume_hint = f"finish it with `vcbench run --resume {plan.run_id}`"
     with reporter(plan, out.quiet, out.as_json) as progress:
         try:

@@ -26,8 +26,7 @@ class Notice:
 
 
 def tcg_banner(run: RunData) -> dict[str, str]:
-    accel = run.meta.get("fingerprint", {}).get("accel", {})
-    reason = accel.get("reason", "") if isinstance(accel, dict) else ""
+    reason = run.run_meta.accel_reason
     emulated = stability.run_warnings(failed_trials=0, total_trials=0, busy=[], accel="tcg")[0]
     return {"message": emulated.message, "advice": emulated.advice, "reason": str(reason)}
 
