@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 
 from bench.core.platform_names import VM, base_of
+from bench.core.workload import WALL_METRIC
 
 if TYPE_CHECKING:
     from bench.data.results import RunData, Sample
 
 # wall_s is the runner's own clock around a trial (start-up and teardown included): not a
 # figure of the workload, so no table, comparison or claim judges it.
-EXCLUDED_METRICS: Final = frozenset({"wall_s"})
+EXCLUDED_METRICS: Final = frozenset({WALL_METRIC})
 # The facts that change what a figure means: (label, path into run.json). Two runs that differ
 # in any of them measure different things, so a "regression" between them would be a lie.
 # accel is compared through RunMeta (the accel the run used), not this path.

@@ -77,7 +77,20 @@ def image_size(data: RunView) -> Finding:
             "needs the container's image-bytes and the VM's total-bytes",
             figures,
         )
-    ratio = vm.median / image.median if image.median > 0 else math.inf
+    bad = [
+        f"{what} {num(s.median, 'B')}"
+        for what, s in (("the container image", image), ("the VM", vm))
+        if not (math.isfinite(s.median) and s.median > 0)
+    ]
+    if bad:  # a ratio over 0 or NaN is no order of magnitude: never "supported"
+        return Finding(
+            "inconclusive",
+            f"no size to compare: {' and '.join(bad)} (a size must be a number above 0);"
+            " the image-size experiment's records say what it read",
+            figures,
+            key=f"image {num(image.median, 'B')} vs VM {num(vm.median, 'B')}: no ratio",
+        )
+    ratio = vm.median / image.median
     big = ratio >= ORDER_OF_MAGNITUDE
     verdict: Verdict = "supported" if big else "not supported"
     reason = (
@@ -238,6 +251,15 @@ def visibility(data: RunView) -> Finding:
             " limits: the VM shows what an instance that owns its machine sees",
             figures,
         )
+    unreadable = [f"{p} {m}" for p in (CONTAINER, VM) for m in _not_numbers(found, p)]
+    if unreadable:  # NaN > limit is False: a NaN must not read as "sees only its own"
+        return Finding(
+            "inconclusive",
+            f"readings that are not numbers: {', '.join(unreadable)}; the visibility"
+            " experiment's records say what it read",
+            figures,
+            key=f"docker: {_visible_text(found, CONTAINER)}; VM: {_visible_text(found, VM)}",
+        )
     verdict: Verdict = "supported" if seen[CONTAINER] and not seen[VM] else "not supported"
     reason = (
         f"Inside the container: {_visible_text(found, CONTAINER)}; inside the VM:"
@@ -265,6 +287,16 @@ def _sees_more(found: Mapping[tuple[str, str], Stat], platform: str) -> bool | N
     if total is not None and limit is not None:
         answers.append(total.median > OVER_LIMIT * limit.median)
     return any(answers) if answers else None
+
+
+def _not_numbers(found: Mapping[tuple[str, str], Stat], platform: str) -> list[str]:
+    """The visibility readings of a platform whose median is not a finite number."""
+    metrics = ("nproc", "limit-vcpus", "mem-total-bytes", "limit-memory-bytes")
+    return [
+        m
+        for m in metrics
+        if (s := found.get((platform, m))) is not None and not math.isfinite(s.median)
+    ]
 
 
 def _visible_text(found: Mapping[tuple[str, str], Stat], platform: str) -> str:
