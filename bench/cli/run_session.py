@@ -18,7 +18,7 @@ import click
 
 from bench.analysis import gate
 from bench.cli.compare import EXIT_REGRESSION
-from bench.cli.execute import _docker_or_none, _libvirt_or_none
+from bench.cli.execute import reap_leftovers
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of, profile_of
 from bench.data.results import Event, RunWriter, find_run, load_run, read_meta
@@ -26,7 +26,7 @@ from bench.data.run_meta import parse_meta
 from bench.experiments.announce import experiment_reporter
 from bench.experiments.stage import pending, run_experiments
 from bench.images.build import build
-from bench.platforms import docker, gc, libvirt, lifecycle
+from bench.platforms import docker, libvirt, lifecycle
 from bench.platforms.labels import RunContext, runs_root
 from bench.platforms.profile_fit import run_records, shortfall_events
 from bench.platforms.protocol import PlatformConfig
@@ -92,8 +92,11 @@ def execute(
             click.echo(message, err=True)
 
     with lifecycle.sigterm_raises(), host_lock(plan.run_id):
+        reaped = reap_leftovers(lambda line: click.echo(line, err=True))
         images = build(progress=say)
         writer, done = _open_results(plan, directory, resume, images)
+        for event in reaped_events(reaped, time.time()):
+            writer.event(event)
         say(f"run {plan.run_id}: results in {directory}")
         tally = _measure(plan, writer, images, done, out, _used_accel(plan, directory))
     finish(directory, out)
@@ -127,8 +130,7 @@ def _open_results(
         return writer, set()
     meta, done = resume
     _check_same_userland(meta, images.digest)
-    writer = RunWriter.reopen(directory)
-    _collect_leftovers(plan.run_id)
+    writer = RunWriter.reopen(directory)  # its killed attempt's leftovers: reaped already
     message = f"resumed with {len(done)} trial(s) already recorded"
     writer.event(Event("resumed", message, at=time.time()))
     return writer, done
@@ -244,9 +246,20 @@ def _check_same_userland(meta: dict[str, Any], digest: str) -> None:
         )
 
 
-def _collect_leftovers(run_id: str) -> None:
-    """What a killed earlier attempt of this run left (its names would clash with ours)."""
-
-    sweep = gc.find(_docker_or_none(), _libvirt_or_none())
-    mine = [item for item in sweep.found if item.run_id == run_id]
-    gc.collect(gc.Sweep(found=mine, unreachable=[]))
+def reaped_events(sweep: Any, at: float) -> list[Event]:
+    """What the reaper removed before this run, as one event (none when nothing was left)."""
+    if not (sweep.found or sweep.failed):
+        return []
+    runs = sorted({item.run_id for item in sweep.found})
+    message = (
+        f"reaped {len(sweep.found)} leftover(s) of {len(runs)} dead run(s) before measuring"
+        + (f" ({len(sweep.failed)} could not be removed)" if sweep.failed else "")
+    )
+    data = {
+        "code": "reaped",
+        "runs": runs,
+        "removed": [item.describe() for item in sweep.found],
+        "failed": list(sweep.failed),
+    }
+    advice = "`vcbench gc` removes what is left; check the daemons' logs" if sweep.failed else ""
+    return [Event("reaped", message, advice, at=at, data=data)]

@@ -72,6 +72,10 @@ def _event_notices(run: RunData) -> list[Notice]:
         code = str(event.data.get("code", event.kind))
         if event.kind == "dropped-platform":
             out.append(Notice("dropped-platform", "alert", event.message, event.advice))
+        elif event.kind == "reaped":
+            removed = tuple((str(x), "") for x in event.data.get("removed", ()))
+            advice = event.advice or "nothing to do: they were removed before the first trial"
+            out.append(Notice("reaped", "warn", event.message, advice, removed))
         elif event.kind == "warning" and code in PER_TRIAL:
             per_trial.setdefault(code, []).append(event)
         elif event.kind == "warning" and code != "busy-host":
