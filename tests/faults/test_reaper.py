@@ -9,12 +9,11 @@ tests/unit/test_platform_gc.py checks that on a live owner beside a dead one).
 
 from __future__ import annotations
 
-import signal
 from typing import Any
 
 from bench.data.results import load_run
 from bench.host import daemons
-from tests.faults.conftest import ENV, Runs
+from tests.faults.conftest import ENV, Runs, sigkilled_run
 from tests.faults.test_dockerd_killed import (
     DOCKERD,
     docker_trial_running,
@@ -24,7 +23,7 @@ from tests.faults.test_dockerd_killed import (
 )
 from tests.integration.conftest import connect_docker, connect_libvirt
 from tests.integration.platform_support import leftovers_of
-from tests.support.runs import vcbench, wait_for_trials
+from tests.support.runs import vcbench
 
 __all__ = ["dockerd_comes_back"]  # the fixture, used by name below
 
@@ -42,14 +41,7 @@ def left_of(run_id: str) -> list[str]:
 def test_the_run_after_a_sigkilled_one_reaps_what_it_left_and_names_it(
     runs: Runs, docker_client: Any, libvirt_conn: Any
 ) -> None:
-    child = runs.start(
-        "--workload", "fault-ok", "--workload", "fault-slow", "--repeats", "2",
-        "--platforms", "native,docker",
-    )  # fmt: skip
-    wait_for_trials(runs.root, child, 3)
-    child.send_signal(signal.SIGKILL)
-    child.communicate(timeout=60)
-    first = sorted(p for p in runs.root.iterdir() if (p / "run.json").exists())[0].name
+    first = sigkilled_run(runs).name
     left = left_of(first)
     assert any(x.startswith("container ") for x in left), left  # still running: the fault
 
