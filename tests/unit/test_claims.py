@@ -301,6 +301,14 @@ def test_c4_from_the_idle_footprint_when_the_experiment_did_not_run() -> None:
     v = verdict_of(run_of(samples=samples), "C4")
     assert v.verdict == "supported" and "idle-footprint" in v.reason
     assert any("loaded memory not measured" in c for c in v.caveats)
+    assert not any("memory_mib counts" in c for c in v.caveats)  # an older run: not recorded
+    bases = [
+        Event("footprint", "m", data={"platform": p, "memory_basis": b})
+        for p, b in (("docker", "cgroup"), ("libvirt", "rss"), ("native", "cgroup"))
+    ]
+    said = verdict_of(run_of(samples=samples, events=bases), "C4")
+    (caveat,) = [c for c in said.caveats if "memory_mib counts" in c]
+    assert "docker: cgroup; libvirt: rss" in caveat and "PSS was not readable" in caveat
 
 
 # --- C5 disk -------------------------------------------------------------------------------------

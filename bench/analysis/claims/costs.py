@@ -143,11 +143,31 @@ def memory(data: RunView) -> Finding:
         caveats.append(
             "accel=tcg: QEMU's translated-code cache counts in the VM's memory; a KVM VM has none"
         )
+    if source.startswith("the idle-footprint"):
+        caveats += _footprint_bases(data)
     rule = f"the container uses less memory than the VM on every measure, by {GATE_RULE}"
     reason = f"From {source}: " + "; ".join(parts) + f". {t.text()}. Rule: {rule}."
     m, c, v = pairs[0]
     key = f"{m}: docker {with_interval(c)} vs VM {with_interval(v)}"
     return Finding(verdict, reason, tuple(figures), tuple(caveats), key)
+
+
+def _footprint_bases(data: RunView) -> list[str]:
+    """What the idle footprint's memory_mib counted on each side, as its trials recorded it
+    (a container's charged memory against a VM's PSS or RSS); nothing from older runs."""
+    bases: dict[str, set[str]] = {}
+    for event in data.run.events:
+        if event.kind == "footprint" and event.data.get("platform") in (CONTAINER, VM):
+            bases.setdefault(str(event.data["platform"]), set()).add(
+                str(event.data.get("memory_basis", ""))
+            )
+    if not bases:
+        return []
+    said = "; ".join(f"{p}: {', '.join(sorted(b))}" for p, b in sorted(bases.items()))
+    caveat = f"idle-footprint memory_mib counts {said}"
+    if "rss" in bases.get(VM, set()):
+        caveat += " (RSS counts the VM's shared pages in full: PSS was not readable)"
+    return [caveat]
 
 
 # --- C5 disk -------------------------------------------------------------------------------------
