@@ -133,6 +133,11 @@ def test_pause_freezes_and_resume_thaws(started: tuple[Instance, RunContext]) ->
     """The runner pauses the idle platforms while one is measured: runsc and podman too.
     A busy loop inside: while paused its CPU time stands still, after resume it grows."""
     instance, _ = started
+    if instance.platform == "native":
+        # measured: a spinner left running in a native instance kept 1.46 s of CPU in 2 s
+        # "paused"; by design (protocol.Instance.pause) only its sleeping keeper is left
+        # between trials, so there is nothing to freeze
+        pytest.skip("native's pause is a no-op by design: nothing of it runs between trials")
     read = _cpu_time(instance)
     spun = instance.exec(["sh", "-c", SPINNER], timeout=30)
     assert spun.exit_code == 0, spun
