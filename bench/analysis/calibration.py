@@ -15,8 +15,6 @@ unit test recomputes them and checks they still hold and still match.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from bench.analysis import stats
+from bench.analysis import calibration_store, stats
 from bench.analysis.claims import costs, evidence, speed
 from bench.analysis.claims.model import Finding
 from bench.data.results import ExperimentRecord, RunData, Sample
@@ -327,35 +325,22 @@ def calibrate(
     return rates
 
 
-def as_json(rates: Sequence[Rate]) -> dict[str, Any]:
-    return {
-        "seed": SEED,
-        "effect": EFFECT,
-        "false_limit": FALSE_LIMIT,
-        "power_limit": POWER_LIMIT,
-        "rates": [vars(r) for r in rates],
-    }
+def header(rates: Sequence[Rate]) -> dict[str, Any]:
+    return {"seed": SEED, "effect": EFFECT, "false_limit": FALSE_LIMIT, "power_limit": POWER_LIMIT}
 
 
 def stored() -> list[Rate]:
     """The figures stored with this version of the gate (empty if the file is missing)."""
-    try:
-        data = json.loads(STORED.read_text())
-    except (OSError, ValueError):
-        return []
-    return [Rate(**r) for r in data.get("rates", [])]
+    return calibration_store.load(STORED, Rate)
+
+
+def _line(r: Rate) -> str:
+    return f"{r.kind:<5} {r.path:<8} {r.distribution:<14} n={r.n}  {r.hits}/{r.sims}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help=f"store the figures in {STORED.name}")
-    args = parser.parse_args(argv)
-    rates = calibrate()
-    for r in rates:
-        print(f"{r.kind:<5} {r.path:<8} {r.distribution:<14} n={r.n}  {r.hits}/{r.sims}")
-    if args.write:
-        STORED.write_text(json.dumps(as_json(rates), indent=1) + "\n")
-    return 0
+    description = __doc__.splitlines()[0]
+    return calibration_store.main(argv, description, STORED, calibrate, header, _line)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final, Literal
 
 import numpy as np
@@ -48,16 +49,55 @@ CONFIDENCE: Final = 0.95
 
 @dataclass(frozen=True)
 class Policy:
-    """The gate's thresholds. One instance, DEFAULT, serves every consumer."""
+    """The gate's thresholds. One instance, DEFAULT, serves every consumer.
+
+    The last four are the run-level check's (bench.analysis.run_level), which judges a figure
+    across nights with one summary per run: `screen_alpha` flags a suspect, `alpha` (Holm over
+    the suspects) confirms it on fresh runs; `min_history` comparable earlier runs before the
+    host's noise between runs counts as known, the newest `history_window` of them used;
+    `confirm_runs` fresh runs re-measure the suspects when a run confirms in the same job.
+    """
 
     alpha: float = ALPHA
     min_effect: float = MIN_EFFECT
     min_repeats: int = MIN_REPEATS
     cv_limit: float = CV_LIMIT
     confidence: float = CONFIDENCE
+    screen_alpha: float = 0.05
+    min_history: int = 6
+    history_window: int = 20
+    confirm_runs: int = 5
 
 
 DEFAULT: Final = Policy()
+
+
+class Reason(StrEnum):
+    """Why the gate gave its call: typed, so readers branch on the code, never on the prose."""
+
+    BAD_NUMBERS = "bad-numbers"  # NaN/inf values, no values, a reference median of 0
+    TOO_FEW_REPEATS = "too-few-repeats"
+    TEST_CANNOT_FIRE = "test-cannot-fire"  # the exact U test cannot reach alpha at these n
+    CHANGED = "changed"  # better or worse: significant and at least the minimum effect
+    EQUIVALENT = "equivalent"  # no difference: low CV and the interval inside +-min effect
+    SMALL_SHIFT = "small-shift"  # significant, but below the minimum effect; not equivalent
+    NOT_SIGNIFICANT = "not-significant"  # p >= alpha, and the data cannot rule a change out
+
+
+# The codes under which "better"/"worse" was out of reach whatever the figures were.
+UNARMED: Final = frozenset({Reason.BAD_NUMBERS, Reason.TOO_FEW_REPEATS, Reason.TEST_CANNOT_FIRE})
+# The subset a reader can cure by measuring more (the others are bad numbers).
+TOO_FEW: Final = frozenset({Reason.TOO_FEW_REPEATS, Reason.TEST_CANNOT_FIRE})
+
+
+def rule_text(policy: Policy = DEFAULT, *, family: bool = True) -> str:
+    """The gate's rule in words, from the policy: what claims and comparisons print."""
+    holm_part = ", Holm-adjusted across the claim's figures," if family else ""
+    return (
+        f"the gate: a Mann-Whitney U test at p < {policy.alpha:g}{holm_part}"
+        f" and a shift of at least the minimum effect ({pct(policy.min_effect)}),"
+        f" with n >= {policy.min_repeats} on both sides"
+    )
 
 
 @dataclass(frozen=True)
@@ -92,9 +132,14 @@ class Evidence:
 @dataclass(frozen=True)
 class Decision:
     call: Call
-    reason: str
+    reason: str  # the prose, for people
     p_used: float  # the p the gate compared with alpha (Holm-adjusted in a family)
-    armed: bool  # whether "better"/"worse" was reachable at all with these n
+    code: Reason  # the reason as data, for code
+
+    @property
+    def armed(self) -> bool:
+        """Whether "better"/"worse" was reachable at all with these numbers and n."""
+        return self.code not in UNARMED
 
 
 # --- pieces the gate and its callers share ---------------------------------------------------
@@ -175,7 +220,7 @@ def decide(
     p = ev.p_value if p_used is None else p_used
     bad = _bad_numbers(ev)
     if bad:
-        return Decision("inconclusive", bad, p, armed=False)
+        return Decision("inconclusive", bad, p, Reason.BAD_NUMBERS)
     few = [
         f"{who} n={count}"
         for who, count in ((ev.subject, ev.n), (ev.reference, ev.n_ref))
@@ -183,7 +228,7 @@ def decide(
     ]
     if few:
         why = f"too few repeats: {' and '.join(few)} < {policy.min_repeats}"
-        return Decision("inconclusive", why, p, armed=False)
+        return Decision("inconclusive", why, p, Reason.TOO_FEW_REPEATS)
     threshold = policy.alpha / family
     if min_p(ev.n, ev.n_ref) >= threshold:
         return Decision(
@@ -192,25 +237,27 @@ def decide(
             + (f" (alpha {policy.alpha:g} over a family of {family})" if family > 1 else "")
             + f": raise the repeats to {repeats_needed(threshold)}",
             p,
-            armed=False,
+            Reason.TEST_CANNOT_FIRE,
         )
     size = abs(ev.ratio - 1.0)
     adjusted = f"Holm-adjusted p={p:.2g}" if family > 1 else f"p={p:.2g}"
     if p < policy.alpha and size >= effect:
         word: Call = "worse" if ev.worse_pct > 0 else "better"
         why = f"{adjusted} < {policy.alpha:g} and {pct(size)} {word} (>= {pct(effect)})"
-        return Decision(word, why, p, armed=True)
+        return Decision(word, why, p, Reason.CHANGED)
     # Why it was not called, then whether the data rule out a difference that matters.
     if p < policy.alpha:
         why = f"shift {pct(size)} < {pct(effect)} minimum effect ({adjusted})"
+        code = Reason.SMALL_SHIFT
     else:
         why = f"{adjusted} >= {policy.alpha:g}"
+        code = Reason.NOT_SIGNIFICANT
     problems = _equivalence_problems(ev, policy, effect)
     if problems:
-        return Decision("inconclusive", "; ".join([why, *problems]), p, armed=True)
+        return Decision("inconclusive", "; ".join([why, *problems]), p, code)
     if p >= policy.alpha:
         why += f"; ratio interval within +-{pct(effect)}"
-    return Decision("no difference", why, p, armed=True)
+    return Decision("no difference", why, p, Reason.EQUIVALENT)
 
 
 def decide_family(
@@ -251,10 +298,14 @@ def _bad_numbers(ev: Evidence) -> str:
 
 def _equivalence_problems(ev: Evidence, policy: Policy, effect: float) -> list[str]:
     """What keeps the data from ruling out a difference that matters."""
+    # `not cv <= limit`, not `cv > limit`: a NaN CV (one value, or values that are not
+    # numbers) must fail the equivalence test, never pass it as "low noise".
     problems = [
         f"{who} CV {pct(cv)} > {pct(policy.cv_limit)}"
+        if math.isfinite(cv)
+        else f"{who} CV is not a number: no spread to judge"
         for who, cv in ((ev.subject, ev.cv), (ev.reference, ev.cv_ref))
-        if cv > policy.cv_limit
+        if not cv <= policy.cv_limit
     ]
     low, high = ev.ratio_low, ev.ratio_high
     if not (math.isfinite(low) and math.isfinite(high)):

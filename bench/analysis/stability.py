@@ -51,8 +51,8 @@ class StatWarning:
 def stability_warnings(
     samples: pd.DataFrame,
     *,
-    cv_limit: float = 0.05,
-    min_repeats: int = 5,
+    cv_limit: float = gate.DEFAULT.cv_limit,
+    min_repeats: int = gate.DEFAULT.min_repeats,
     mad_k: float = 3.5,
     min_deviation: float = 0.05,
 ) -> list[StatWarning]:
@@ -77,12 +77,13 @@ def stability_warnings(
                 )
             )
         cv = cv_of(g.values)[2]
-        if cv > cv_limit:
+        if n >= 2 and not cv <= cv_limit:  # a NaN CV (a value that is not a number) warns too
+            seen = f"CV {gate.pct(cv)}" if np.isfinite(cv) else "CV not a number"
             warnings.append(
                 StatWarning(
                     "high-cv",
                     g.subject,
-                    f"CV {gate.pct(cv)} > {gate.pct(cv_limit)}: the repeats disagree",
+                    f"{seen} > {gate.pct(cv_limit)}: the repeats disagree",
                     "close other programs, pin CPUs, raise repeats or duration",
                 )
             )

@@ -65,6 +65,7 @@ SUMMARY_COLUMNS: Final = (
     "p_value",
     "verdict",
     "reason",
+    "code",  # the gate's Reason, as data: readers branch on it, never on the prose
 )
 
 COMPARE_COLUMNS: Final = (
@@ -84,6 +85,7 @@ COMPARE_COLUMNS: Final = (
     "p_value",
     "mark",
     "reason",
+    "code",
     "armed",
 )
 
@@ -201,7 +203,9 @@ def summarize(
         effects = [_effect_for(g.workload, g.metric, min_effect, min_effects) for g, _ in members]
         decisions = gate.decide_family([ev for _, ev in members], policy, min_effects=effects)
         for (g, _), decision in zip(members, decisions, strict=True):
-            rows[g.key].update(verdict=decision.call, reason=decision.reason)
+            rows[g.key].update(
+                verdict=decision.call, reason=decision.reason, code=str(decision.code)
+            )
 
     frame = pd.DataFrame(list(rows.values()), columns=list(SUMMARY_COLUMNS))
     return _ordered(frame, baseline)
@@ -215,6 +219,7 @@ _BASELINE_ROW: Final = {
     "p_value": _NAN,
     "verdict": "baseline",
     "reason": "baseline platform",
+    "code": "",
 }
 _NO_BASELINE_ROW: Final = {
     "ratio": _NAN,
@@ -223,6 +228,7 @@ _NO_BASELINE_ROW: Final = {
     "overhead_pct": _NAN,
     "p_value": _NAN,
     "verdict": "inconclusive",
+    "code": str(gate.Reason.BAD_NUMBERS),
 }
 
 
@@ -334,6 +340,7 @@ def compare(
                 "p_value": ev.p_value,
                 "mark": mark,
                 "reason": reason,
+                "code": str(decision.code),
                 "armed": decision.armed and not problems,
             }
         )

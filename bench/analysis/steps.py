@@ -1,9 +1,12 @@
 """Steps in a history series: change points in the per-run medians (ruptures, binary
-segmentation), each confirmed by the gate on the pooled samples either side.
+segmentation), each confirmed by the gate on the per-run medians either side.
 
 A step is flagged only when `change_points` finds one (which already demands the minimum
-effect) AND the samples before and after it differ by the gate (stats.compare): a step in
-three medians alone can be noise.
+effect) AND the runs before and after it differ by the gate (stats.compare), the run as the
+unit: each run counts once, by its median, never its repeats pooled, which share their run's
+boot, caches and neighbours and would make the noise between runs look like a step. So the
+gate needs `min_repeats` runs on each side before it can call one; until then a change point
+is drawn, not flagged.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def find_steps(samples: pd.DataFrame, *, alpha: float = gate.ALPHA) -> pd.DataFr
     rows: list[dict[str, Any]] = []
     for key, frame in _series(samples):
         runs = frame.groupby(["created", "run_id"], sort=True)["value"].median().reset_index()
+        per_run = _run_medians(frame)
         if len(runs) < 4:  # change_points needs two runs either side of a step
             continue
         effects = frame["min_effect"].dropna()
@@ -62,8 +66,8 @@ def find_steps(samples: pd.DataFrame, *, alpha: float = gate.ALPHA) -> pd.DataFr
             before_ids = set(runs["run_id"].iloc[start:at])
             after_ids = set(runs["run_id"].iloc[at:end])
             test = stats.compare(
-                frame.loc[frame["run_id"].isin(before_ids)],
-                frame.loc[frame["run_id"].isin(after_ids)],
+                per_run.loc[per_run["run_id"].isin(before_ids)],
+                per_run.loc[per_run["run_id"].isin(after_ids)],
                 alpha=alpha,
                 min_effect=effect,
             )
@@ -83,6 +87,14 @@ def find_steps(samples: pd.DataFrame, *, alpha: float = gate.ALPHA) -> pd.DataFr
                 }
             )
     return pd.DataFrame(rows, columns=list(STEP_COLUMNS))
+
+
+def _run_medians(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: its median, in the samples' own columns (the gate's input)."""
+    keys = [c for c in frame.columns if c not in ("value", "round", "warmup")]
+    medians = frame.groupby(keys, sort=True, dropna=False)["value"].median().reset_index()
+    medians["warmup"] = False
+    return medians
 
 
 def change_points(

@@ -48,18 +48,28 @@ def _write(target: Path, data: bytes) -> None:
     "--force", is_flag=True, help="Compare even runs of another accel, CPU, kernel or rootfs."
 )
 def compare_command(run_a: str, run_b: str, html_out: Path | None, force: bool) -> None:
-    """Compare RUN_B against RUN_A (ids, id prefixes or paths).
+    """Compare RUN_B against RUN_A (ids, id prefixes or paths): within-run evidence, figure by
+    figure.
 
-    Exit 3 when a figure got significantly worse, 0 otherwise.
+    Two single runs cannot tell a change from the noise between runs, so the exit code follows
+    the run-level rule of `vcbench run`'s regression check: 3 when RUN_B's own check confirmed
+    a figure worse on fresh runs, 0 otherwise.
     """
+    from bench.data.check_record import read_check
     from bench.report.comparison import compare_runs, comparison_html, comparison_text
 
-    result = compare_runs(_load(run_a), _load(run_b), force=force)
+    b = _load(run_b)
+    result = compare_runs(_load(run_a), b, force=force)
     click.echo(comparison_text(result), nl=False)
     if html_out is not None:
         _write(html_out, comparison_html(result).encode())
         click.echo(f"wrote {html_out}", err=True)
-    if result.regressed:
+    record = read_check(b.directory)
+    if record is not None and record.regressed:
+        worse = ", ".join(
+            f"{c.workload} {c.metric} {c.platform}" for c in record.confirmations if c.worse
+        )
+        click.echo(f"run level: {b.run_id}'s own regression check confirmed worse: {worse}")
         sys.exit(EXIT_REGRESSION)
 
 

@@ -172,7 +172,14 @@ def _limits(vcpus: int | None, memory: int, cpuset: str | None) -> Limits:
 @click.option(
     "--no-compare",
     is_flag=True,
-    help="Skip the regression check against the previous comparable run (exit 3 on a regression).",
+    help="Skip the regression check against this host's earlier runs (exit 3 on a confirmed"
+    " regression).",
+)
+@click.option(
+    "--confirm",
+    is_flag=True,
+    help="Confirm this run's suspects (figures outside their history) with fresh runs of them"
+    " now, in the same job; without it the next run confirms them. For nightly CI.",
 )
 @click.option("--quiet", is_flag=True, help="No progress; the summary and the results path only.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per trial on stdout, for CI.")
@@ -196,6 +203,7 @@ def run_command(
     results_root: Path | None,
     reports_root: Path | None,
     no_compare: bool,
+    confirm: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -207,8 +215,10 @@ def run_command(
 
     root = results_root or paths.results_dir()
     _check_results_root(root)
+    if confirm and no_compare:
+        raise BenchError("--confirm and --no-compare contradict each other", "drop one of them")
     out = run_session.Output(
-        quiet, as_json, root, reports_root or paths.reports_dir(), not no_compare
+        quiet, as_json, root, reports_root or paths.reports_dir(), not no_compare, confirm
     )
     if resume_ref:
         run_session.resume(resume_ref, out)

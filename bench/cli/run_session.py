@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,20 +22,22 @@ from bench.cli.compare import EXIT_REGRESSION
 from bench.cli.execute import reap_leftovers
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of, profile_of
+from bench.data.check_record import CheckRecord, is_confirmation, write_check
 from bench.data.results import Event, RunWriter, find_run, load_run, read_meta
 from bench.data.run_meta import parse_meta
 from bench.experiments.announce import experiment_reporter
 from bench.experiments.stage import pending, run_experiments
 from bench.images.build import build
 from bench.platforms import docker, libvirt, lifecycle
-from bench.platforms.labels import RunContext, runs_root
+from bench.platforms.labels import RunContext, new_run_id, runs_root
 from bench.platforms.profile_fit import run_records, shortfall_events
 from bench.platforms.protocol import PlatformConfig
-from bench.report.baseline import judge
 from bench.report.history import write_index
+from bench.report.regression_check import check_run, verdict_lines
 from bench.report.render import write_report
 from bench.report.terminal import print_summary
 from bench.run import fingerprint
+from bench.run.confirmation import confirmation_plans
 from bench.run.host_lock import busy_reasons, host_lock
 from bench.run.progress import reporter
 from bench.run.runner import Runner, RunPlan, open_platforms
@@ -50,7 +53,8 @@ class Output:
     as_json: bool
     results: Path
     reports: Path
-    compare: bool = True  # judge the run against the previous comparable one (exit 3)
+    compare: bool = True  # judge the run against the host's history of runs (exit 3)
+    confirm: bool = False  # re-measure this run's suspects in fresh runs, in the same job
 
 
 def resume(ref: str, out: Output) -> None:
@@ -87,6 +91,22 @@ def execute(
 ) -> None:
     """Measure under the host lock, then the summary, the report and the history index."""
 
+    tally = measure(plan, directory, resume, out)
+    failed = bool(tally.failed or tally.dropped or tally.experiments_failed)
+    failed |= finish(directory, out)
+    if failed:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def measure(
+    plan: Any,
+    directory: Path,
+    resume: tuple[dict[str, Any], set[str]] | None,
+    out: Output,
+    extra_meta: Mapping[str, Any] | None = None,
+) -> Any:
+    """The run's trials and experiments under the host lock; the tally of what happened."""
+
     def say(message: str) -> None:
         if not (out.quiet or out.as_json):
             click.echo(message, err=True)
@@ -94,18 +114,19 @@ def execute(
     with lifecycle.sigterm_raises(), host_lock(plan.run_id):
         reaped = reap_leftovers(lambda line: click.echo(line, err=True))
         images = build(progress=say)
-        writer, done = _open_results(plan, directory, resume, images)
+        writer, done = _open_results(plan, directory, resume, images, extra_meta or {})
         for event in reaped_events(reaped, time.time()):
             writer.event(event)
         say(f"run {plan.run_id}: results in {directory}")
-        tally = _measure(plan, writer, images, done, out, _used_accel(plan, directory))
-    finish(directory, out)
-    if tally.failed or tally.dropped or tally.experiments_failed:
-        sys.exit(EXIT_SOME_FAILED)
+        return _measure(plan, writer, images, done, out, _used_accel(plan, directory))
 
 
 def _open_results(
-    plan: Any, directory: Path, resume: tuple[dict[str, Any], set[str]] | None, images: Any
+    plan: Any,
+    directory: Path,
+    resume: tuple[dict[str, Any], set[str]] | None,
+    images: Any,
+    extra_meta: Mapping[str, Any],
 ) -> tuple[Any, set[str]]:
     """A new run directory (plan and fingerprint first), or the interrupted one reopened."""
 
@@ -119,6 +140,7 @@ def _open_results(
                 images, plan.limits, _bases(plan.platforms), plan.accel
             ),
             "policy": asdict(gate.DEFAULT),  # the thresholds every verdict of the run used
+            **extra_meta,
         }
         meta["fingerprint"]["vm_profiles"] = profiles
         writer = RunWriter.create(directory, meta)
@@ -181,20 +203,56 @@ def _run_experiments(
     return [o.name for o in outcomes if o.status != "ok"]
 
 
-def finish(directory: Path, out: Output) -> None:
-    """The terminal summary, the verdict against the previous comparable run, the run's report
-    and the history index; the results path last. Exit 3 when a figure regressed."""
+def finish(directory: Path, out: Output) -> bool:
+    """The terminal summary, the run-level regression check (with its confirmation runs under
+    --confirm), the run's report and the history index; the results path last. Exit 3 when a
+    figure was confirmed worse; True when a confirmation run had failed trials."""
 
     print_summary(directory, quiet=out.as_json)
-    verdict = judge(directory, out.results) if out.compare else None
-    for line in verdict.lines if verdict else ():
+    # A confirmation run (its own --resume) is judged with the run it confirms, never alone.
+    checked = out.compare and not is_confirmation(read_meta(directory))
+    record, confirm_failed = _regression_check(directory, out) if checked else (None, False)
+    for line in verdict_lines(record) if record else ():
         click.echo(line, err=out.as_json)  # --json keeps stdout for the trial records
     report = write_report(directory, out.reports / directory.name)
     index = write_index(out.results, out.reports)
     click.echo(f"report: {report}\nhistory: {index}", err=True)
     click.echo(str(directory))
-    if verdict and verdict.regressed:
+    if record and record.regressed:
         sys.exit(EXIT_REGRESSION)  # before the failed-trials exit 1: CI must see a regression
+    return confirm_failed
+
+
+def _regression_check(directory: Path, out: Output) -> tuple[CheckRecord, bool]:
+    """Screen the run against its history; under --confirm, measure fresh runs of its suspects
+    and confirm them. The record is stored in the run's directory for the report and the next
+    night; stored before the confirmation runs too, so that an interrupted confirmation leaves
+    the suspects open for the next run to confirm."""
+
+    record = check_run(directory, out.results)
+    write_check(directory, record)
+    failed = False
+    if out.confirm and record.open_suspects:
+        from bench.analysis.gate import DEFAULT
+        from bench.run.runner import RunPlan
+
+        plan = RunPlan.from_json(read_meta(directory)["plan"])
+        plans = confirmation_plans(plan, record.open_suspects, DEFAULT.confirm_runs, new_run_id)
+        if not (out.quiet or out.as_json):
+            fresh = plans[0][0]
+            click.echo(
+                f"confirming {len(record.open_suspects)} suspect(s) with {len(plans)} fresh runs"
+                f" of {', '.join(w.name for w in fresh.workloads)} on {','.join(fresh.platforms)}",
+                err=True,
+            )
+        dirs = []
+        for fresh, marker in plans:
+            tally = measure(fresh, out.results / fresh.run_id, None, out, marker)
+            failed |= bool(tally.failed or tally.dropped)
+            dirs.append(out.results / fresh.run_id)
+        record = check_run(directory, out.results, dirs)
+        write_check(directory, record)
+    return record, failed
 
 
 def _bases(platforms: tuple[str, ...]) -> tuple[str, ...]:

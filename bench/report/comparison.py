@@ -33,9 +33,10 @@ TEMPLATES: Final = Path(__file__).parent / "templates"
 # asv's convention: "+" worse (slower), "-" better, "~" a change as large as the minimum effect
 # that the test cannot call, blank not significant, "x" not comparable.
 SYMBOLS: Final = {"worse": "+", "better": "-", "not comparable": "x"}
+_CALLED: Final = f"significant (p < {gate.DEFAULT.alpha:g}) and at least the minimum effect"
 LEGEND: Final = (  # (symbol, mark, label, meaning)
-    ("+", "worse", "worse", "significant (p < 0.01) and at least the minimum effect"),
-    ("-", "better", "better", "significant (p < 0.01) and at least the minimum effect"),
+    ("+", "worse", "worse", _CALLED),
+    ("-", "better", "better", _CALLED),
     (
         "~",
         "not significant",
@@ -51,6 +52,15 @@ LEGEND: Final = (  # (symbol, mark, label, meaning)
     ),
 )
 ORDER: Final = ("worse", "better", "not significant", "not comparable")
+# Two single runs are one sample of the noise between runs each: the repeats inside a run share
+# its boot, caches, CPU frequency and neighbours, and the marks below cannot see that noise.
+TWO_RUNS: Final = (
+    "Two single runs cannot tell a change from the noise between runs: the marks below are"
+    " within-run evidence (each run's repeats against the other's), which understates how much"
+    " two runs of the same thing differ. Regressions are called at the run level: `vcbench run`"
+    " judges each run against this host's history of runs and exits 3 only on a change that"
+    " fresh runs confirm."
+)
 
 
 class NotComparableError(BenchError):
@@ -90,15 +100,14 @@ class ComparisonResult:
         idle = comparable.loc[~comparable["armed"].astype(bool)]
         if idle.empty:
             return ""
-        reasons = idle["reason"].astype(str)
-        few = idle.loc[reasons.str.startswith(("too few repeats", "the U test cannot reach"))]
+        few = idle.loc[idle["code"].isin([str(code) for code in gate.TOO_FEW])]
         parts = []
         if not few.empty:
             ns = sorted({int(n) for n in (*few["n_a"], *few["n_b"])})
             span = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
             parts.append(
-                f"{len(few)} for too few repeats ({span}; --repeats {gate.MIN_REPEATS} or more"
-                " on both runs arms it)"
+                f"{len(few)} for too few repeats ({span};"
+                f" --repeats {gate.DEFAULT.min_repeats} or more on both runs arms it)"
             )
         if len(few) < len(idle):
             parts.append(
@@ -238,6 +247,7 @@ def comparison_text(result: ComparisonResult) -> str:
             + ", ".join(result.differences)
             + "); read the figures with care"
         )
+    out.append(TWO_RUNS)
     out.append("ratio = b / a; change > 0 means b is worse, whichever way the metric points")
     out.append("")
     rows = _rows(result)
@@ -312,4 +322,5 @@ def comparison_html(result: ComparisonResult) -> str:
         counts=result.counts(),
         unarmed=result.unarmed(),
         legend=LEGEND,
+        two_runs=TWO_RUNS,
     )

@@ -128,6 +128,32 @@ def _claims_table(run: RunData) -> list[str]:
     return out
 
 
+def _regression_block(run: RunData) -> list[str]:
+    """The run-level check: counts, what is still learning, suspects and confirmations."""
+    from bench.report.regression_view import run_view
+
+    shown = run_view(run)
+    if shown is None:
+        return []
+    out = ["", "### Against this host's history", ""]
+    if shown.error:
+        return [*out, f"Check record unreadable: {_cell(shown.error)}"]
+    out.append(", ".join(f"{n} {status}" for status, n in shown.counts) or "no figure judged")
+    if shown.learning:
+        out += ["", f"> {_cell(shown.learning)}"]
+    if shown.regressed:
+        out += ["", "> **REGRESSION:** a figure was confirmed worse on fresh runs (exit 3)."]
+    if shown.rows:
+        out += ["", "| figure | status | this run | history [interval] | change | why |"]
+        out.append("|---|---|---|---|---|---|")
+        out += [
+            f"| {_cell(r.subject)} | {_cell(r.status)} | {_cell(r.median)} | {_cell(r.history)}"
+            f" | {_cell(r.change)} | {_cell(r.reason)} |"
+            for r in shown.rows
+        ]
+    return out
+
+
 def warning_lines(run: RunData) -> list[str]:
     """Everything a reader of the figures should know: the statistics' warnings about the
     samples and the run, what the reader had to skip, and the run's own warning events."""
@@ -177,6 +203,7 @@ def to_markdown(run: RunData) -> str:
         " worse whichever way the metric points.",
     ]
     out += _workload_tables(run)
+    out += _regression_block(run)
     out += _claims_table(run)
     warnings = warning_lines(run)
     out += ["", "### Warnings", ""]

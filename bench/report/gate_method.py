@@ -44,6 +44,7 @@ def gate_method() -> GateMethod:
         )
         for path in paths
     )
+    policy = gate.DEFAULT
     return GateMethod(
-        gate.ALPHA, gate.MIN_EFFECT, gate.MIN_REPEATS, calibration.EFFECT, ns, dists, rows
+        policy.alpha, policy.min_effect, policy.min_repeats, calibration.EFFECT, ns, dists, rows
     )

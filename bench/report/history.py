@@ -19,7 +19,8 @@ from bench.analysis import gate
 from bench.analysis.steps import find_steps
 from bench.core.paths import atomic_path
 from bench.core.platform_names import sort_platforms
-from bench.data.results import RunData
+from bench.data.check_record import CONFIRMS, is_confirmation, read_check
+from bench.data.results import ResultsError, RunData
 from bench.data.run_history import (
     HEADLINES,
     Headline,
@@ -32,6 +33,7 @@ from bench.data.run_history import (
 from bench.data.run_meta import RunInfo, meta_value, run_info
 from bench.report import charts
 from bench.report.comparison import num, render_template
+from bench.report.regression_view import badge
 
 # Where a run's page lives, relative to the index: (host, run id) -> directory. Locally the
 # run id alone; a site merged from several hosts (bench.report.site) puts the host first.
@@ -203,7 +205,18 @@ def _run_row(
         "ok": ok,
         "failed": len(run.trials) - ok,
         "headlines": _headline_cells(history, info.run_id),
+        "check": _check_badge(run),
     }
+
+
+def _check_badge(run: RunData) -> str:
+    """What the run-level regression check said of this run ("" when it was not checked)."""
+    if is_confirmation(run.meta):
+        return f"confirmation run of {run.meta[CONFIRMS].get('run_id', '?')}"
+    try:
+        return badge(read_check(run.directory))
+    except ResultsError as exc:
+        return f"check unreadable: {exc.one_line()}"
 
 
 def _step_rows(steps: pd.DataFrame, locate: Locate | None) -> list[dict[str, str]]:

@@ -31,6 +31,7 @@ from bench.report.claims_view import claim_rows
 from bench.report.gate_method import gate_method
 from bench.report.notices import run_notices, tcg_banner
 from bench.report.raw_links import failed_rows
+from bench.report.regression_view import nightly_method, run_view
 from bench.report.resource_table import resource_rows
 from bench.report.run_facts import event_rows, flatten, header_rows, workload_plan_rows
 from bench.report.run_frames import (
@@ -105,6 +106,8 @@ def render_run(
         "workload_plans": workload_plan_rows(run),
         "events": event_rows(run),
         "gate": gate_method(),
+        "regression": run_view(run),
+        "nightly": nightly_method(),
     }
     return _environment().get_template("run.html.j2").render(context)
 

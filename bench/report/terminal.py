@@ -27,13 +27,13 @@ def summary_frame(run: RunData) -> Any:
 def gate_not_armed(table: Any) -> str:
     """A line when some figures had too few repeats for any verdict: never a silent pass."""
     compared = table.loc[table["verdict"] != "baseline"]
-    few = compared.loc[compared["reason"].astype(str).str.startswith("too few repeats")]
+    few = compared.loc[compared["code"] == str(gate.Reason.TOO_FEW_REPEATS)]
     if few.empty:
         return ""
     return (
-        f"{len(few)} of {len(compared)} figures have fewer than {gate.MIN_REPEATS} repeats a side:"
-        f" the gate is not armed for them (inconclusive, whatever the figures);"
-        f" --repeats {gate.MIN_REPEATS} or more arms it"
+        f"{len(few)} of {len(compared)} figures have fewer than {gate.DEFAULT.min_repeats}"
+        " repeats a side: the gate is not armed for them (inconclusive, whatever the figures);"
+        f" --repeats {gate.DEFAULT.min_repeats} or more arms it"
     )
 
 

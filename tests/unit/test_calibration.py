@@ -59,8 +59,8 @@ def test_the_calibration_fails_a_gate_that_decides_without_the_test(
 
     def by_interval(ev: gate.Evidence, *args: object, **kwargs: object) -> gate.Decision:
         if ev.ratio_low > 1.0 or ev.ratio_high < 1.0:
-            return gate.Decision("worse", "interval", ev.p_value, armed=True)
-        return gate.Decision("inconclusive", "interval", ev.p_value, armed=True)
+            return gate.Decision("worse", "interval", ev.p_value, gate.Reason.CHANGED)
+        return gate.Decision("inconclusive", "interval", ev.p_value, gate.Reason.NOT_SIGNIFICANT)
 
     monkeypatch.setattr(gate, "decide", by_interval)
     hits = calibration.summary_calls(calibration.DISTRIBUTIONS["normal 3%"], 3, 200, 1.0, 1)

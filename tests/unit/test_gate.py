@@ -122,3 +122,39 @@ def test_any_input_gives_a_verdict_with_a_reason(a: list[float], b: list[float])
         assert row["verdict"] in stats.VERDICTS and row["reason"]
         if row["platform"] == "docker" and not all(map(math.isfinite, a + b)):
             assert row["verdict"] == "inconclusive"
+
+
+def test_a_cv_that_is_not_a_number_never_passes_as_no_difference() -> None:
+    """A NaN CV (a mean of 0, values that are not numbers) used to slip past `cv > limit`."""
+    for side in ("cv", "cv_ref"):
+        decision = gate.decide(
+            evidence(p_value=0.5, ratio=1.0, ratio_low=0.99, ratio_high=1.01, **{side: math.nan})
+        )
+        assert decision.call == "inconclusive", side
+        assert "CV is not a number" in decision.reason
+
+
+def test_every_decision_carries_a_reason_code_readers_can_branch_on() -> None:
+    cases = {
+        gate.Reason.CHANGED: evidence(),
+        gate.Reason.TOO_FEW_REPEATS: evidence(n=3),
+        gate.Reason.TEST_CANNOT_FIRE: evidence(n=5, n_ref=5),
+        gate.Reason.BAD_NUMBERS: evidence(ratio=math.nan, median_ref=0.0),
+        gate.Reason.EQUIVALENT: evidence(p_value=0.5, ratio=1.0, ratio_low=0.99, ratio_high=1.01),
+        gate.Reason.NOT_SIGNIFICANT: evidence(p_value=0.2, ratio_low=0.7, ratio_high=1.1),
+        gate.Reason.SMALL_SHIFT: evidence(ratio=0.99, ratio_low=0.9, ratio_high=1.05),
+    }
+    policy = gate.Policy(alpha=0.01)
+    for code, ev in cases.items():
+        decision = gate.decide(ev, policy, family=2 if code is gate.Reason.TEST_CANNOT_FIRE else 1)
+        assert decision.code is code, (code, decision)
+        assert decision.armed is (code not in gate.UNARMED)
+
+
+def test_the_printed_rule_is_the_policy() -> None:
+    strict = gate.Policy(alpha=0.001, min_effect=0.05, min_repeats=7)
+    text = gate.rule_text(strict)
+    assert "p < 0.001" in text and "(5%)" in text and "n >= 7" in text
+    from bench.analysis.claims.evidence import GATE_RULE
+
+    assert gate.rule_text() == GATE_RULE

@@ -44,10 +44,10 @@ def _host_runs(
 
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
-    """6 runs of host h1 with a 20% throughput drop after run 3, and 2 runs of host h2."""
+    """10 runs of host h1 with a 20% throughput drop after run 5, and 2 runs of host h2."""
     rng = np.random.default_rng(3)
     root = tmp_path / "results"
-    _host_runs(root, rng, "h1", [1.0, 1.0, 1.0, 0.8, 0.8, 0.8])
+    _host_runs(root, rng, "h1", [1.0] * 5 + [0.8] * 5)
     # h2 is twice as slow: were the hosts mixed, that would be a step
     _host_runs(root, rng, "h2", [0.5, 0.5], first_day=10)
     return root
@@ -87,7 +87,7 @@ def test_history_frame_has_a_row_per_run_metric_and_platform(results: Path) -> N
     runs, _ = scan(results)
     frame = history_frame(runs)
     assert tuple(frame.columns) == HISTORY_COLUMNS
-    assert len(frame) == 6 * 3 + 2 * 3
+    assert len(frame) == 10 * 3 + 2 * 3
     assert list(frame["created"]) == sorted(frame["created"])
     assert set(frame["n"]) == {5}  # warm-ups and collector series left out
     first = frame.iloc[0]
@@ -99,13 +99,21 @@ def test_history_frame_has_a_row_per_run_metric_and_platform(results: Path) -> N
     assert first["median"] == pytest.approx(1000, rel=0.03)
 
 
+def test_a_step_over_too_few_runs_is_not_flagged_the_run_is_the_unit(tmp_path: Path) -> None:
+    """Three runs either side of a 20% drop: 15 repeats a side would pass the U test, but the
+    repeats of a run share its noise; three runs against three cannot reach p < 0.01."""
+    _host_runs(tmp_path, np.random.default_rng(3), "h1", [1.0] * 3 + [0.8] * 3)
+    runs, _ = scan(tmp_path)
+    assert find_steps(headline_samples(runs)).empty
+
+
 def test_a_20_percent_step_is_flagged_once_where_it_happened(results: Path) -> None:
     runs, _ = scan(results)
     steps = find_steps(headline_samples(runs))
     assert len(steps) == 1
     step = steps.iloc[0]
     assert (step["host"], step["platform"], step["metric"]) == ("h1", "native", "events_per_s")
-    assert (step["before_run_id"], step["run_id"]) == ("20260003-000000-h1", "20260004-000000-h1")
+    assert (step["before_run_id"], step["run_id"]) == ("20260005-000000-h1", "20260006-000000-h1")
     assert step["mark"] == "worse" and step["p_value"] < 0.01
     assert step["change_pct"] == pytest.approx(20, abs=2)
 
@@ -171,21 +179,21 @@ def test_index_lists_every_run_by_host_and_flags_the_step(results: Path, tmp_pat
     text = " ".join(parsed.text)
 
     run_links = {link for link in parsed.links if link.endswith("/index.html")}
-    expected = {f"2026{d:04d}-000000-h1/index.html" for d in range(1, 7)}
+    expected = {f"2026{d:04d}-000000-h1/index.html" for d in range(1, 11)}
     expected |= {f"2026{d:04d}-000000-h2/index.html" for d in (11, 12)}
     assert expected <= run_links
-    assert text.count("report not generated yet") == 7  # one report exists
+    assert text.count("report not generated yet") == 11  # one report exists
 
     # hosts apart: a section each, and each chart speaks of its own host's runs only
     h1 = page[page.index("Host h1") : page.index("Host h2")]
     h2 = page[page.index("Host h2") :]
     assert "-h2/index.html" not in h1 and "-h1/index.html" not in h2
-    assert re.search(r"<title id=\"c0-0-title\">Trend of cpu-sysbench events_per_s .* 6 runs", h1)
+    assert re.search(r"<title id=\"c0-0-title\">Trend of cpu-sysbench events_per_s .* 10 runs", h1)
     assert re.search(r"<title id=\"c1-0-title\">Trend of cpu-sysbench events_per_s .* 2 runs", h2)
 
     # the step: in the chart's text alternative and in the table, on h1 only
-    assert "step before run 20260004-000000-h1: native +" in h1
-    assert "20260003-000000-h1 &rarr;" in h1 and "worse" in h1
+    assert "step before run 20260006-000000-h1: native +" in h1
+    assert "20260005-000000-h1 &rarr;" in h1 and "worse" in h1
     assert "No significant change in any series." in h2
 
     # skipped, with the reason

@@ -283,10 +283,7 @@ def missing(what: str, figures: Iterable[ClaimFigure] = ()) -> Finding:
     return Finding("not measured in this run", what, tuple(figures))
 
 
-GATE_RULE: Final = (
-    "the gate: a Mann-Whitney U test at p < 0.01, Holm-adjusted across the claim's figures,"
-    " and a shift of at least the minimum effect (3%), with n >= 5 on both sides"
-)
+GATE_RULE: Final = gate.rule_text()  # from the Policy: the printed rule is the rule applied
 
 
 def judged_text(s: Stat, reference: Stat | None = None) -> str:
