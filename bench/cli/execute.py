@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, cast
 
 import click
@@ -78,6 +79,25 @@ def gc_command(dry_run: bool) -> None:
     click.echo(f"{len(sweep.found)} leftover(s) {'found' if dry_run else 'removed'}.")
     if sweep.failed:
         sys.exit(2)
+
+
+def reap_leftovers(echo: Callable[[str], None]) -> Any:
+    """Remove what dead runs left (gc.reap) and say each thing removed; the Sweep."""
+    from bench.platforms import gc
+
+    docker_client, conn = _docker_or_none(), _libvirt_or_none()
+    try:
+        sweep = gc.reap(docker_client, conn)
+    finally:
+        if docker_client is not None:
+            docker_client.close()
+        if conn is not None:
+            conn.close()
+    for item in sweep.found:
+        echo(f"reaped {item.describe()}: its run's owner is gone")
+    for failure in sweep.failed:
+        echo(f"could not reap {failure}")
+    return sweep
 
 
 def _docker_or_none() -> Any:

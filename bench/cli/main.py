@@ -43,9 +43,14 @@ def host() -> None:
 @click.option("--test-tools", is_flag=True, help="Also what the test suite needs (a browser).")
 def host_setup(test_tools: bool) -> None:
     """Install missing host packages, fix /dev/kvm, start dockerd/libvirtd. Idempotent."""
+    from bench.cli.execute import reap_leftovers
+    from bench.host import daemons
     from bench.host.setup import run_setup
 
+    down = [d.name for d in daemons.DAEMONS if not daemons.answers(d)]
     run_setup(click.echo, test_tools=test_tools)
+    if down:  # a daemon (re)started: what dead runs left in it comes back now; reap it
+        reap_leftovers(click.echo)
 
 
 @cli.command()

@@ -17,16 +17,18 @@ from typing import Any
 
 import click
 
+from bench.analysis import gate
 from bench.cli.compare import EXIT_REGRESSION
-from bench.cli.execute import _docker_or_none, _libvirt_or_none
+from bench.cli.execute import reap_leftovers
 from bench.core.errors import BenchError
 from bench.core.platform_names import base_of, profile_of
 from bench.data.check_record import CheckRecord, is_confirmation, write_check
 from bench.data.results import Event, RunWriter, find_run, load_run, read_meta
+from bench.data.run_meta import parse_meta
 from bench.experiments.announce import experiment_reporter
 from bench.experiments.stage import pending, run_experiments
 from bench.images.build import build
-from bench.platforms import docker, gc, libvirt, lifecycle
+from bench.platforms import docker, libvirt, lifecycle
 from bench.platforms.labels import RunContext, new_run_id, runs_root
 from bench.platforms.profile_fit import run_records, shortfall_events
 from bench.platforms.protocol import PlatformConfig
@@ -110,10 +112,13 @@ def measure(
             click.echo(message, err=True)
 
     with lifecycle.sigterm_raises(), host_lock(plan.run_id):
+        reaped = reap_leftovers(lambda line: click.echo(line, err=True))
         images = build(progress=say)
         writer, done = _open_results(plan, directory, resume, images, extra_meta or {})
+        for event in reaped_events(reaped, time.time()):
+            writer.event(event)
         say(f"run {plan.run_id}: results in {directory}")
-        return _measure(plan, writer, images, done, out)
+        return _measure(plan, writer, images, done, out, _used_accel(plan, directory))
 
 
 def _open_results(
@@ -126,14 +131,17 @@ def _open_results(
     """A new run directory (plan and fingerprint first), or the interrupted one reopened."""
 
     if resume is None:
+        profiles = _vm_profile_records(plan, images)
         meta = {
             "run_id": plan.run_id,
             "created": time.time(),
             "plan": plan.to_json(),
-            "fingerprint": fingerprint.collect(images, plan.limits, _bases(plan.platforms)),
+            "fingerprint": fingerprint.collect(
+                images, plan.limits, _bases(plan.platforms), plan.accel
+            ),
+            "policy": asdict(gate.DEFAULT),  # the thresholds every verdict of the run used
             **extra_meta,
         }
-        profiles = _vm_profile_records(plan, images)
         meta["fingerprint"]["vm_profiles"] = profiles
         writer = RunWriter.create(directory, meta)
         for event in shortfall_events(profiles, time.time()):
@@ -144,17 +152,23 @@ def _open_results(
         return writer, set()
     meta, done = resume
     _check_same_userland(meta, images.digest)
-    writer = RunWriter.reopen(directory)
-    _collect_leftovers(plan.run_id)
+    writer = RunWriter.reopen(directory)  # its killed attempt's leftovers: reaped already
     message = f"resumed with {len(done)} trial(s) already recorded"
     writer.event(Event("resumed", message, at=time.time()))
     return writer, done
 
 
-def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output) -> Any:
+def _used_accel(plan: Any, directory: Path) -> Any:
+    """The accel run.json recorded for the VMs (one fact: every VM of the run, resumed or not,
+    starts under it); --accel as asked when no VM runs or the fingerprint could not say."""
+    accel = parse_meta(read_meta(directory)).accel
+    return accel if accel in ("kvm", "tcg") else plan.accel
+
+
+def _measure(plan: Any, writer: Any, images: Any, done: set[str], out: Output, accel: Any) -> Any:
 
     context = RunContext.create(plan.run_id, log_dir=writer.dir / "logs")
-    config = PlatformConfig(context, images, plan.accel)
+    config = PlatformConfig(context, images, accel)
     resume_hint = f"finish it with `vcbench run --resume {plan.run_id}`"
     with reporter(plan, out.quiet, out.as_json) as progress:
         try:
@@ -290,9 +304,20 @@ def _check_same_userland(meta: dict[str, Any], digest: str) -> None:
         )
 
 
-def _collect_leftovers(run_id: str) -> None:
-    """What a killed earlier attempt of this run left (its names would clash with ours)."""
-
-    sweep = gc.find(_docker_or_none(), _libvirt_or_none())
-    mine = [item for item in sweep.found if item.run_id == run_id]
-    gc.collect(gc.Sweep(found=mine, unreachable=[]))
+def reaped_events(sweep: Any, at: float) -> list[Event]:
+    """What the reaper removed before this run, as one event (none when nothing was left)."""
+    if not (sweep.found or sweep.failed):
+        return []
+    runs = sorted({item.run_id for item in sweep.found})
+    message = (
+        f"reaped {len(sweep.found)} leftover(s) of {len(runs)} dead run(s) before measuring"
+        + (f" ({len(sweep.failed)} could not be removed)" if sweep.failed else "")
+    )
+    data = {
+        "code": "reaped",
+        "runs": runs,
+        "removed": [item.describe() for item in sweep.found],
+        "failed": list(sweep.failed),
+    }
+    advice = "`vcbench gc` removes what is left; check the daemons' logs" if sweep.failed else ""
+    return [Event("reaped", message, advice, at=at, data=data)]

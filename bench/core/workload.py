@@ -36,6 +36,9 @@ PLACEHOLDERS = frozenset({"vcpus", "memory_mib", "duration", "address", "port", 
 # Metrics the runner itself measures for the kinds that have no tool output.
 STARTUP_METRICS = ("startup_s", "create_to_running_s", "running_to_ready_s")
 GUEST_PHASE_METRICS = ("guest_kernel_s", "guest_initramfs_s", "guest_init_s", "host_to_guest_s")
+IDLE_METRICS = ("memory_mib", "memory_peak_mib", "cpu_pct")  # bench/run/idle_footprint.py
+# The runner's own clock around every command trial, recorded beside the declared metrics.
+WALL_METRIC = "wall_s"
 MAX_TEXT = 4096
 MAX_FILE_BYTES = 256 * 1024
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -56,6 +59,10 @@ class Metric(Strict):
     higher_is_better: bool
     # The smallest relative change worth calling a difference (overrides the default 3%).
     min_effect: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+
+# wall_s's declaration, the runner's own: seconds, less is better.
+WALL = Metric(unit="s", higher_is_better=False)
 
 
 class Workload(Strict):
@@ -141,6 +148,8 @@ class Workload(Strict):
     def check_consistency(self) -> list[str]:
         """Cross-field rules, as messages naming the key."""
         problems: list[str] = []
+        if WALL_METRIC in self.metrics:
+            problems.append(f"metrics: {WALL_METRIC} is the runner's own clock; do not declare it")
         if self.kind == "command":
             if not self.command:
                 problems.append("command: required for a command workload")
@@ -160,7 +169,17 @@ class Workload(Strict):
         elif self.kind == "startup":
             unknown = set(self.metrics) - set(STARTUP_METRICS) - set(GUEST_PHASE_METRICS)
             if unknown:
-                problems.append(f"metrics: a startup workload reports no {', '.join(unknown)}")
+                problems.append(
+                    f"metrics: a startup workload reports no {', '.join(sorted(unknown))}; it"
+                    f" gives {', '.join((*STARTUP_METRICS, *GUEST_PHASE_METRICS))}"
+                )
+        elif self.kind == "idle":
+            unknown = set(self.metrics) - set(IDLE_METRICS)
+            if unknown:
+                problems.append(
+                    f"metrics: an idle workload reports no {', '.join(sorted(unknown))};"
+                    f" it gives {', '.join(IDLE_METRICS)}"
+                )
         if self.runs_on == "host" and not self.server:
             problems.append("server: a workload that runs on the host needs a server inside")
         if self.prepare and not self.server:

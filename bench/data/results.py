@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import functools
 import json
 import os
 import shutil
@@ -33,8 +34,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench.core.errors import BenchError, ResultsFull
+from bench.data.run_meta import RunMeta, parse_meta, run_accels
 
-SCHEMA_VERSION = 1
+# 2: the fingerprint's accel is the accel the run used (1: what detection found, which a
+# forced --accel overrode); run.json records the gate policy. Both are still read.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 RUN_FILE = "run.json"
 TRIALS = "trials.jsonl"
 SAMPLES = "samples.jsonl"
@@ -278,7 +283,7 @@ def read_meta(directory: Path) -> dict[str, Any]:
 
 
 def check_version(version: object, where: Path) -> None:
-    if version == SCHEMA_VERSION:
+    if version in READABLE_VERSIONS:
         return
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise ResultsError(
@@ -324,9 +329,14 @@ class RunData:
     warnings: tuple[str, ...]  # what the reader had to skip
     experiments: tuple[ExperimentRecord, ...] = ()
 
+    @functools.cached_property
+    def run_meta(self) -> RunMeta:
+        """run.json parsed once (load_run builds it, so a bad run.json fails at load)."""
+        return parse_meta(self.meta, self.directory.name, run_accels(self.trials, self.experiments))
+
     @property
     def run_id(self) -> str:
-        return str(self.meta.get("run_id", self.directory.name))
+        return self.run_meta.run_id
 
     def done(self) -> set[str]:
         return {t.trial_id for t in self.trials}
@@ -369,7 +379,7 @@ def load_run(directory: Path) -> RunData:
         _build(ExperimentRecord, r, warnings, "experiment")
         for r in read_lines(directory / EXPERIMENTS, warnings)
     ]
-    return RunData(
+    run = RunData(
         directory,
         meta,
         tuple(kept),
@@ -378,15 +388,19 @@ def load_run(directory: Path) -> RunData:
         tuple(warnings),
         tuple(e for e in experiments if e is not None),
     )
+    run.run_meta  # noqa: B018  parsed at load, once
+    return run
+
+
+SAMPLE_COLUMNS = tuple(f.name for f in dataclasses.fields(Sample))
 
 
 def samples_frame(run: RunData) -> Any:
-    """The samples as a pandas DataFrame (the statistics' input)."""
+    """Every sample as a pandas DataFrame; `run_meta.measured_frame` holds those that count."""
     import pandas as pd
 
-    columns = [f.name for f in dataclasses.fields(Sample)]
     # vars(), not dataclasses.asdict: asdict deep-copies every field, 20x slower at 100k rows
-    return pd.DataFrame([vars(s) for s in run.samples], columns=columns)
+    return pd.DataFrame([vars(s) for s in run.samples], columns=list(SAMPLE_COLUMNS))
 
 
 def find_run(ref: str, root: Path) -> Path:

@@ -15,7 +15,7 @@ from typing import Final
 import pandas as pd
 
 from bench.data.results import RUN_FILE, ResultsError, RunData, load_run
-from bench.data.run_meta import measured_frame, min_effects, run_info
+from bench.data.run_meta import measured_frame, run_info
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def headline_samples(runs: Sequence[RunData]) -> pd.DataFrame:
         if frame.empty:
             continue
         info = run_info(run)
-        effects = min_effects(run.meta)
+        effects = run.run_meta.min_effects
         frame["run_id"] = info.run_id
         frame["created"] = info.created
         frame["host"] = info.host

@@ -1,30 +1,40 @@
-"""What run.json says, read the same way everywhere: a run's name, date and host, whether
-two runs measured the same thing, the samples a comparison may use, and the minimum effects
-a run's plan set. Pure: run data in, plain values out."""
+"""What run.json says, parsed once: a run's name, date and host, the accel its VMs used, its
+plan, limits and gate policy (RunMeta); whether two runs measured the same thing; the samples
+that count; the minimum effects a run's plan set. Pure: run data in, plain values out.
+
+Every reader (claims, report, export, compare, history) reads RunMeta, never run.json's
+dicts: the accel in particular is derived here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from bench.data.results import RunData, samples_frame
+from bench.core.platform_names import VM, base_of
+from bench.core.workload import WALL_METRIC
+
+if TYPE_CHECKING:
+    from bench.data.results import RunData, Sample
 
 # wall_s is the runner's own clock around a trial (start-up and teardown included): not a
 # figure of the workload, so no table, comparison or claim judges it.
-EXCLUDED_METRICS: Final = frozenset({"wall_s"})
+EXCLUDED_METRICS: Final = frozenset({WALL_METRIC})
 # The facts that change what a figure means: (label, path into run.json). Two runs that differ
 # in any of them measure different things, so a "regression" between them would be a lie.
+# accel is compared through RunMeta (the accel the run used), not this path.
 COMPARED_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    ("accel", ("fingerprint", "accel", "accel")),
     ("cpu model", ("fingerprint", "cpu", "model")),
     ("host kernel", ("fingerprint", "host_kernel")),
     ("rootfs digest", ("fingerprint", "rootfs_digest")),
 )
-NO_VM: Final = "none"  # fingerprint accel of a run without the libvirt platform
+NO_VM: Final = "none"  # the accel of a run without the libvirt platform
+UNKNOWN: Final = "unknown"
+FORCED: Final = ("kvm", "tcg")  # --accel values that name the accel itself (not "auto")
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,109 @@ class RunInfo:
         return format_date(self.created)
 
 
+@dataclass(frozen=True)
+class RunMeta:
+    """run.json, typed: built once when a run is loaded (RunData.run_meta).
+
+    `accel` is the accel the run's VMs used ("kvm" or "tcg"), "none" when no VM ran and
+    "unknown" when nothing says; never what the host could have done. `policy` is the gate
+    policy the run recorded (empty in runs written before it was recorded).
+    """
+
+    schema_version: int
+    run_id: str
+    created: float
+    host: str
+    suite: str
+    platforms: tuple[str, ...]
+    accel: str
+    accel_reason: str
+    accel_asked: str  # --accel as given: kvm, tcg or auto ("" in older runs)
+    limits: Mapping[str, Any]
+    workloads: tuple[Mapping[str, Any], ...]
+    min_effects: Mapping[tuple[str, str], float]
+    policy: Mapping[str, float]
+    fingerprint: Mapping[str, Any] = field(repr=False)
+    plan: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def tcg(self) -> bool:
+        return self.accel == "tcg"
+
+    @property
+    def info(self) -> RunInfo:
+        return RunInfo(self.run_id, self.created, self.host, self.accel, self.suite)
+
+    def vm_accel(self, platforms: Iterable[str]) -> str:
+        """The accel, or "none" when none of these platforms is a VM."""
+        return self.accel if any(base_of(p) == VM for p in platforms) else NO_VM
+
+
+def parse_meta(
+    meta: Mapping[str, Any], fallback_id: str = "", vm_accels: Iterable[str] = ()
+) -> RunMeta:
+    """RunMeta from run.json's dict. `vm_accels`: what the run's VM trials and records say,
+    read only where run.json names no accel (runs older than the fingerprint's accel)."""
+    plan = meta_value(meta, ("plan",))
+    plan = plan if isinstance(plan, Mapping) else {}
+    fingerprint = meta_value(meta, ("fingerprint",))
+    fingerprint = fingerprint if isinstance(fingerprint, Mapping) else {}
+    created = meta.get("created")
+    accel, reason = _used_accel(plan, fingerprint, vm_accels)
+    workloads = plan.get("workloads")
+    policy = meta.get("policy")
+    version = meta.get("schema_version")
+    return RunMeta(
+        schema_version=version if isinstance(version, int) else 0,
+        run_id=str(meta.get("run_id") or fallback_id),
+        created=float(created) if isinstance(created, int | float) else 0.0,
+        host=str(fingerprint.get("hostname") or UNKNOWN),
+        suite=str(plan.get("suite") or "-"),
+        platforms=tuple(str(p) for p in plan.get("platforms") or ()),
+        accel=accel,
+        accel_reason=reason,
+        accel_asked=str(plan.get("accel") or ""),
+        limits=_limits(meta),
+        workloads=tuple(
+            w for w in (workloads if isinstance(workloads, list) else []) if isinstance(w, Mapping)
+        ),
+        min_effects=min_effects(meta),
+        policy={
+            str(k): float(v)
+            for k, v in (policy.items() if isinstance(policy, Mapping) else ())
+            if isinstance(v, int | float)
+        },
+        fingerprint=fingerprint,
+        plan=plan,
+    )
+
+
+def _used_accel(
+    plan: Mapping[str, Any], fingerprint: Mapping[str, Any], vm_accels: Iterable[str]
+) -> tuple[str, str]:
+    """The accel the VMs ran under, and why. The fingerprint records it (schema 2); runs
+    written before recorded what detection found, so a forced --accel wins over it there."""
+    node = fingerprint.get("accel")
+    recorded = node.get("accel") if isinstance(node, Mapping) else node
+    reason = str(node.get("reason", "")) if isinstance(node, Mapping) else ""
+    asked = plan.get("accel")
+    if recorded == NO_VM:
+        return NO_VM, reason
+    if asked in FORCED and recorded != asked:
+        return str(asked), f"asked with --accel {asked}"
+    if recorded in FORCED:
+        return str(recorded), reason
+    seen = {a for a in vm_accels if a in FORCED}
+    if len(seen) == 1:
+        return seen.pop(), "what the run's VM trials record"
+    return UNKNOWN, reason
+
+
+def run_accels(trials: Iterable[Any], records: Iterable[Any]) -> list[str]:
+    """The accels the run's VM trials and VM experiment records name."""
+    return [x.accel for x in (*trials, *records) if base_of(x.platform) == VM and x.accel]
+
+
 # --- run.json access ---------------------------------------------------------------------
 
 
@@ -56,14 +169,7 @@ def meta_value(meta: Mapping[str, Any], path: Sequence[str]) -> Any:
 
 
 def run_info(run: RunData) -> RunInfo:
-    created = run.meta.get("created")
-    return RunInfo(
-        run_id=run.run_id,
-        created=float(created) if isinstance(created, int | float) else 0.0,
-        host=str(meta_value(run.meta, ("fingerprint", "hostname")) or "unknown"),
-        accel=str(meta_value(run.meta, ("fingerprint", "accel", "accel")) or "unknown"),
-        suite=str(meta_value(run.meta, ("plan", "suite")) or "-"),
-    )
+    return run.run_meta.info
 
 
 def format_date(created: float) -> str:
@@ -96,17 +202,18 @@ def _shown(value: Any) -> str:
 def check_comparable(meta_a: Mapping[str, Any], meta_b: Mapping[str, Any]) -> list[str]:
     """Every field in which the runs differ, as "<field> <a> != <b>"; empty when comparable.
 
-    Fields: accel, CPU model, host kernel, rootfs digest, each resource limit, and the
-    definition hash of every workload the two runs share (a workload only one run has is
-    simply not compared).
+    Fields: the accel the VMs used, CPU model, host kernel, rootfs digest, each resource
+    limit, and the definition hash of every workload the two runs share (a workload only one
+    run has is simply not compared).
     """
     found: list[str] = []
+    accel_a, accel_b = parse_meta(meta_a).accel, parse_meta(meta_b).accel
+    # accel "none": that run measured no VM, so there is no VM figure to misread; the
+    # per-figure accel check in stats.compare still guards every sample.
+    if NO_VM not in (accel_a, accel_b) and accel_a != accel_b:
+        found.append(f"accel {accel_a} != {accel_b}")
     for label, path in COMPARED_FIELDS:
         va, vb = meta_value(meta_a, path), meta_value(meta_b, path)
-        # accel "none": that run measured no VM, so there is no VM figure to misread; the
-        # per-figure accel check in stats.compare still guards every sample.
-        if label == "accel" and NO_VM in (va, vb):
-            continue
         if va != vb:
             found.append(f"{label} {_shown(va)} != {_shown(vb)}")
     found.extend(_limit_differences(meta_a, meta_b))
@@ -138,18 +245,27 @@ def _limit_differences(meta_a: Mapping[str, Any], meta_b: Mapping[str, Any]) -> 
 # --- the samples and settings a comparison reads ---------------------------------------
 
 
-def measured_frame(run: RunData) -> pd.DataFrame:
-    """The samples a comparison may use: workload metrics of ok, measured (not warm-up) trials."""
-    frame: pd.DataFrame = samples_frame(run)
-    if frame.empty:
-        return frame
-    keep = (
-        (frame["origin"] == "workload")
-        & ~frame["warmup"].astype(bool)
-        & (frame["status"] == "ok")
-        & ~frame["metric"].isin(list(EXCLUDED_METRICS))
+def counts(sample: Sample) -> bool:
+    """Whether a sample is a figure of the run: a workload metric of an ok, measured (not
+    warm-up) trial. The one rule every table, claim, comparison and export reads."""
+    return (
+        sample.origin == "workload"
+        and not sample.warmup
+        and sample.status == "ok"
+        and sample.metric not in EXCLUDED_METRICS
     )
-    return frame.loc[keep].reset_index(drop=True)
+
+
+def counted_samples(run: RunData) -> list[Sample]:
+    return [s for s in run.samples if counts(s)]
+
+
+def measured_frame(run: RunData) -> pd.DataFrame:
+    """The samples that count (see `counts`), as the statistics' frame."""
+    from bench.data.results import SAMPLE_COLUMNS  # run.json's reader imports this module
+
+    # vars(), not dataclasses.asdict: asdict deep-copies every field, 20x slower at 100k rows
+    return pd.DataFrame([vars(s) for s in counted_samples(run)], columns=list(SAMPLE_COLUMNS))
 
 
 def min_effects(meta: Mapping[str, Any]) -> dict[tuple[str, str], float]:

@@ -39,26 +39,66 @@ class Sweep:
     failed: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Clients:
+    """The daemons a finder may ask; None where one could not be reached."""
+
+    docker: Any = None
+    libvirt: Any = None
+
+
+@dataclass(frozen=True)
+class Finder:
+    """One kind of leftover: where to look (the daemon it asks, "podman" for the CLI, "host"
+    for files and processes), and how. A new kind of thing a run makes adds a Finder here."""
+
+    source: str
+    find: Callable[[Clients], list[Leftover]]
+
+
+# In removal order: instances before the networks and work dirs they used.
+FINDERS: tuple[Finder, ...] = (
+    Finder("docker", lambda c: _containers(c.docker)),
+    Finder("docker", lambda c: _docker_networks(c.docker)),
+    Finder("libvirt", lambda c: _domains(c.libvirt)),
+    Finder("libvirt", lambda c: _libvirt_networks(c.libvirt)),
+    Finder("podman", lambda c: _podman_containers()),
+    Finder("podman", lambda c: _podman_networks()),
+    # Before processes, cgroups and mounts: node 2's dockerd stops first, and its leftovers go
+    # with it. Host-wide: node 2 is found even when node 1's dockerd does not answer.
+    Finder("host", lambda c: _swarm(c.docker)),
+    Finder("host", lambda c: _processes()),
+    Finder("host", lambda c: _cgroups()),
+    Finder("host", lambda c: _mounts()),
+    Finder("host", lambda c: _work_dirs()),
+)
+
+
+def _reachable(source: str, clients: Clients) -> bool:
+    if source == "docker":
+        return clients.docker is not None
+    if source == "libvirt":
+        return clients.libvirt is not None
+    if source == "podman":
+        return shutil.which(PODMAN) is not None  # daemonless: asked only where installed
+    return True
+
+
 def find(docker_client: Any = None, conn: Any = None, *, include_alive: bool = False) -> Sweep:
     """Leftovers of dead runs everywhere we can look; the daemons are optional.
 
     include_alive also lists what live runs hold (for leak checks; never for removal)."""
+    clients = Clients(docker_client, conn)
     found: list[Leftover] = []
-    unreachable: list[str] = []
-    for source, finder in (("docker", docker_client), ("libvirt", conn)):
-        if finder is None:
-            unreachable.append(source)
-    if docker_client is not None:
-        found += _containers(docker_client) + _docker_networks(docker_client)
-    found += _swarm(docker_client)  # before processes, cgroups, mounts: node 2 stops first
-    if conn is not None:
-        found += _domains(conn) + _libvirt_networks(conn)
-    if shutil.which(PODMAN):  # daemonless: asked only where it is installed
+    unreachable: list[str] = [s for s in ("docker", "libvirt") if not _reachable(s, clients)]
+    for finder in FINDERS:
+        if finder.source in unreachable or not _reachable(finder.source, clients):
+            continue
         try:
-            found += _podman_containers() + _podman_networks()
+            found += finder.find(clients)
         except BenchError:
-            unreachable.append("podman")
-    found += _processes() + _cgroups() + _mounts() + _work_dirs()
+            if finder.source not in unreachable:
+                unreachable.append(finder.source)
     if not include_alive:
         found = [x for x in found if not labels.run_is_alive(x.run_id)]
     return Sweep(found, unreachable)
@@ -74,6 +114,13 @@ def collect(sweep: Sweep) -> Sweep:
             sweep.failed.append(f"{item.describe()}: {exc}")
     labels.forget_dead_owners()
     return sweep
+
+
+def reap(docker_client: Any = None, conn: Any = None) -> Sweep:
+    """Like testcontainers' reaper: what runs whose owners are gone left behind (a SIGKILLed
+    run's instances, a container a dead dockerd kept), removed before a run measures. A live
+    run's things are never found, so a concurrent run's instances are safe."""
+    return collect(find(docker_client, conn))
 
 
 def _containers(client: Any) -> list[Leftover]:

@@ -25,7 +25,6 @@ from bench.data.run_meta import (
     RunInfo,
     check_comparable,
     measured_frame,
-    min_effects,
     run_info,
 )
 
@@ -140,8 +139,8 @@ def compare_runs(
     if differences and not force:
         raise NotComparableError(differences)
     # The larger of the two plans' minimum effects: a step must matter to both to be called.
-    effects = min_effects(a.meta)
-    for key, value in min_effects(b.meta).items():
+    effects = dict(a.run_meta.min_effects)
+    for key, value in b.run_meta.min_effects.items():
         effects[key] = max(value, effects.get(key, value))
     frame = stats.compare(
         measured_frame(a), measured_frame(b), alpha=alpha, min_effects=effects, seed=seed

@@ -193,7 +193,7 @@ def _run_row(
 ) -> dict[str, Any]:
     info = run_info(run)
     ok = sum(t.status == "ok" for t in run.trials)
-    platforms = meta_value(run.meta, ("plan", "platforms")) or []
+    platforms = run.run_meta.platforms
     # The directory's name, URL-quoted: the link is relative and cannot leave the reports
     # directory or become a javascript: URL, whatever a run.json says.
     where = locate(info.host, info.run_id) if locate else run.directory.name
@@ -269,12 +269,12 @@ def _host_section(
                 "runs": len({*points["run_id"]}),
             }
         )
-    latest = ordered[-1].meta
+    latest = ordered[-1].run_meta.fingerprint
     return {
         "host": host,
         "anchor": f"host-{index}",
-        "cpu": str(meta_value(latest, ("fingerprint", "cpu", "model")) or "-"),
-        "kernel": str(meta_value(latest, ("fingerprint", "host_kernel")) or "-"),
+        "cpu": str(meta_value(latest, ("cpu", "model")) or "-"),
+        "kernel": str(latest.get("host_kernel") or "-"),
         "headlines": headlines,
         # This host's figures only: two hosts may well have runs of the same id.
         "runs": [_run_row(r, mine, reports_root, locate) for r in reversed(ordered)],

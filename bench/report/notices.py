@@ -26,8 +26,7 @@ class Notice:
 
 
 def tcg_banner(run: RunData) -> dict[str, str]:
-    accel = run.meta.get("fingerprint", {}).get("accel", {})
-    reason = accel.get("reason", "") if isinstance(accel, dict) else ""
+    reason = run.run_meta.accel_reason
     emulated = stability.run_warnings(failed_trials=0, total_trials=0, busy=[], accel="tcg")[0]
     return {"message": emulated.message, "advice": emulated.advice, "reason": str(reason)}
 
@@ -59,14 +58,34 @@ def run_notices(run: RunData, frame: pd.DataFrame, accel: str) -> list[Notice]:
     return out
 
 
+# Warnings a run can give once per trial: one notice each, its trials listed under it.
+PER_TRIAL: Final = {
+    "collector-error": "collectors failed during some trials: their resource series are short"
+    " or missing, the workload's figures stand",
+}
+
+
 def _event_notices(run: RunData) -> list[Notice]:
     out = []
+    per_trial: dict[str, list[Event]] = {}
     for event in run.events:
         code = str(event.data.get("code", event.kind))
         if event.kind == "dropped-platform":
             out.append(Notice("dropped-platform", "alert", event.message, event.advice))
+        elif event.kind == "reaped":
+            removed = tuple((str(x), "") for x in event.data.get("removed", ()))
+            advice = event.advice or "nothing to do: they were removed before the first trial"
+            out.append(Notice("reaped", "warn", event.message, advice, removed))
+        elif event.kind == "warning" and code in PER_TRIAL:
+            per_trial.setdefault(code, []).append(event)
         elif event.kind == "warning" and code != "busy-host":
             out.append(Notice(code, "warn", event.message, event.advice))
+    for code, events in per_trial.items():
+        subjects = tuple(
+            (str(e.data.get("trial_id", "")), e.message.split(": ", 1)[-1]) for e in events
+        )
+        message = f"{PER_TRIAL[code]} ({len(events)} trial{'s' if len(events) > 1 else ''})"
+        out.append(Notice(code, "warn", message, events[0].advice, subjects))
     skipped = [e for e in run.events if e.kind == "skipped"]
     if skipped:
         out.append(_skipped_notice(skipped))

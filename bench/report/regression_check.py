@@ -40,7 +40,7 @@ from bench.data.results import (
     read_meta,
     stops_and_starts,
 )
-from bench.data.run_meta import check_comparable, measured_frame, meta_value, min_effects
+from bench.data.run_meta import check_comparable, measured_frame, meta_value
 from bench.report.regression_view import learning_line
 
 # A one-screen summary: the figures beyond this many are counted, not listed.
@@ -163,7 +163,7 @@ def check_run(
     run = load_run(run_dir)
     history = load_history(run.meta, candidates(results_root, exclude=run_dir))
     fresh = [run_figures(load_run(d)) for d in confirm_dirs]
-    return check(run_figures(run), history, min_effects(run.meta), fresh, policy)
+    return check(run_figures(run), history, run.run_meta.min_effects, fresh, policy)
 
 
 # --- the words ----------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def render_run(
         "resources": resource_rows(run, platforms),
         "sections": workload_sections(run, frame, summary, platforms, series, links_base, files),
         "failed": failed_rows(run, links_base, files),
-        "fingerprint": flatten(run.meta.get("fingerprint", {})),
+        "fingerprint": flatten(run.run_meta.fingerprint),
         "plan": plan_of(run),
         "workload_plans": workload_plan_rows(run),
         "events": event_rows(run),

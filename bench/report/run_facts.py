@@ -34,7 +34,7 @@ def limits_text(limits: Mapping[str, Any]) -> str:
 
 
 def header_rows(run: RunData, platforms: Sequence[str], accel: str) -> list[tuple[str, str]]:
-    fp = run.meta.get("fingerprint", {})
+    fp = run.run_meta.fingerprint
     plan = plan_of(run)
     cpu = fp.get("cpu", {}) if isinstance(fp.get("cpu"), dict) else {}
     git = fp.get("git", {}) if isinstance(fp.get("git"), dict) else {}

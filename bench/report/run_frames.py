@@ -12,22 +12,16 @@ import pandas as pd
 
 from bench.analysis import stats
 from bench.core.platform_names import VM, base_of, platform_key
-from bench.data.results import RunData, Sample
-from bench.data.run_meta import EXCLUDED_METRICS, min_effects
+from bench.data.results import RunData
+from bench.data.run_meta import measured_frame
 from bench.report import adaptive_view
 
 BASELINE: Final = "native"
 
 
-_COLUMNS: Final = tuple(Sample.__dataclass_fields__)
-
-
 def workload_frame(run: RunData) -> pd.DataFrame:
-    """The measured workload samples. vars(), not dataclasses.asdict: 20x faster at 100k."""
-    rows = [vars(s) for s in run.samples if s.origin == "workload" and not s.warmup]
-    frame = pd.DataFrame(rows, columns=list(_COLUMNS))
-    kept: pd.DataFrame = frame.loc[~frame["metric"].isin(EXCLUDED_METRICS)]
-    return kept.reset_index(drop=True)
+    """The samples that count (run_meta.counts), as every table and chart reads them."""
+    return measured_frame(run)
 
 
 def finite_samples(frame: pd.DataFrame) -> pd.DataFrame:
@@ -44,37 +38,29 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def summarize_run(run: RunData, frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=list(stats.SUMMARY_COLUMNS))
-    table = stats.summarize(frame, baseline=BASELINE, min_effects=min_effects(run.meta))
+    table = stats.summarize(frame, baseline=BASELINE, min_effects=run.run_meta.min_effects)
     return adaptive_view.overlay(run, table)  # an adaptive run: the verdicts of its looks
 
 
 def plan_of(run: RunData) -> dict[str, Any]:
-    plan = run.meta.get("plan", {})
-    return plan if isinstance(plan, dict) else {}
+    return dict(run.run_meta.plan)
 
 
 def plan_workloads(run: RunData) -> list[dict[str, Any]]:
-    return [w for w in plan_of(run).get("workloads", []) if isinstance(w, dict) and "name" in w]
+    return [dict(w) for w in run.run_meta.workloads if "name" in w]
 
 
 def run_platforms(run: RunData, frame: pd.DataFrame) -> list[str]:
     """The plan's platforms and any the samples name besides: native first, then the one
     platform order (docker, libvirt, libvirt-tuned, libvirt-emulated)."""
-    named = [str(p) for p in plan_of(run).get("platforms", [])]
+    named = list(run.run_meta.platforms)
     seen = [*named, *frame["platform"].astype(str)]
     return sorted(set(seen), key=lambda p: (p != BASELINE, platform_key(p)))
 
 
 def vm_accel(run: RunData, platforms: Sequence[str]) -> str:
-    """The VM's acceleration, or "none" when no VM ran: TCG matters only for VM figures."""
-    if not any(base_of(p) == VM for p in platforms):
-        return "none"
-    accel = run.meta.get("fingerprint", {}).get("accel", {})
-    found = accel.get("accel") if isinstance(accel, dict) else accel
-    if found:
-        return str(found)
-    libvirt = {t.accel for t in run.trials if base_of(t.platform) == VM}
-    return libvirt.pop() if len(libvirt) == 1 else "unknown"
+    """The accel the run's VMs used, or "none" when none of these platforms is a VM."""
+    return run.run_meta.vm_accel(platforms)
 
 
 def workload_order(run: RunData, frame: pd.DataFrame) -> list[str]:

@@ -12,18 +12,17 @@ from rich.table import Table
 from bench.analysis import gate, stats
 from bench.analysis.claims import assess
 from bench.core.platform_names import sort_platforms
-from bench.data.results import RunData, load_run, samples_frame
-from bench.data.run_meta import EXCLUDED_METRICS, min_effects
+from bench.data.results import RunData, load_run
+from bench.data.run_meta import measured_frame
 from bench.report import adaptive_view
 
 
 def summary_frame(run: RunData) -> Any:
-    """The statistics of a run's workload metrics (collector series are the report's)."""
-    frame = samples_frame(run)
-    frame = frame[(frame["origin"] == "workload") & ~frame["metric"].isin(EXCLUDED_METRICS)]
+    """The statistics of the samples that count (collector series are the report's)."""
+    frame = measured_frame(run)
     if frame.empty:
         return frame
-    return adaptive_view.overlay(run, stats.summarize(frame, min_effects=min_effects(run.meta)))
+    return adaptive_view.overlay(run, stats.summarize(frame, min_effects=run.run_meta.min_effects))
 
 
 def gate_not_armed(table: Any) -> str:
@@ -66,8 +65,7 @@ def print_summary(directory: Path, quiet: bool = False) -> None:
     console = Console(stderr=quiet)
     table_data = summary_frame(run)
     failed = [t for t in run.trials if t.status == "failed"]
-    accel = run.meta.get("fingerprint", {}).get("accel", {})
-    if isinstance(accel, dict) and accel.get("accel") == "tcg":
+    if run.run_meta.tcg:
         console.print(
             "[bold yellow]accel=tcg: the VM figures measure software emulation,"
             " not hardware virtualisation[/]"

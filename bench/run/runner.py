@@ -12,13 +12,13 @@ import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.collectors.sampler import Reading
 from bench.core.errors import BenchError, DaemonLost
 from bench.core.platform_names import profile_of
-from bench.core.workload import Workload
+from bench.core.workload import WALL, WALL_METRIC, Metric, Workload
 from bench.data.results import Event, RunWriter, Sample, Status, Trial, TrialKey, load_run
 from bench.platforms.protocol import (
     AccelChoice,
@@ -289,6 +289,10 @@ class Runner:
                 )
         series = [_series(key.id, r) for r in measured.readings]
         self.writer.record_trial(trial, samples, series)
+        for note in measured.notes:
+            named = {"trial_id": key.id, "workload": key.workload, "platform": key.platform}
+            self.writer.event(replace(note, message=f"{key.id}: {note.message}",
+                                      data={**note.data, **named}))  # fmt: skip
         self.tally.ok += 1
         return trial
 
@@ -384,12 +388,22 @@ def _trial(
     )
 
 
+def _declared(w: Workload, metric: str) -> Metric:
+    """The metric as the workload declares it; wall_s is the runner's own. Workload loading
+    refuses a metric its kind cannot produce, so anything else here is a bug, said loudly."""
+    if metric == WALL_METRIC:
+        return WALL
+    if metric not in w.metrics:
+        raise BenchError(f"workload {w.name} produced {metric!r}, which it does not declare")
+    return w.metrics[metric]
+
+
 def _unit(w: Workload, metric: str) -> str:
-    return w.metrics[metric].unit if metric in w.metrics else "s"
+    return _declared(w, metric).unit
 
 
 def _higher(w: Workload, metric: str) -> bool:
-    return w.metrics[metric].higher_is_better if metric in w.metrics else False
+    return _declared(w, metric).higher_is_better
 
 
 def _series(trial_id: str, reading: Reading) -> dict[str, Any]:

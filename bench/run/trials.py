@@ -19,10 +19,10 @@ from bench.core.errors import BenchError, DaemonLost, InstanceTimeout, PlatformE
 from bench.core.parsers import ParseError, parse
 from bench.core.proc import tail
 from bench.core.workload import Workload, fill
-from bench.data.results import no_space_is_full
+from bench.data.results import Event, no_space_is_full
 from bench.host import page_cache
 from bench.platforms.protocol import ExecResult, Instance, InstanceSpec, Limits, Platform
-from bench.run.idle_footprint import footprint
+from bench.run.idle_footprint import footprint, memory_basis
 
 SERVER_FILES = "/tmp/vcbench-server"
 LISTEN_TIMEOUT_S = 90.0  # a database's first start under TCG takes tens of seconds
@@ -79,6 +79,9 @@ class Measured:
     accel: str
     summary: tuple[SeriesSummary, ...] = ()
     readings: tuple[Reading, ...] = ()
+    # What the trial has to say besides its figures (collector errors, the footprint's memory
+    # basis): the runner records each as a run event naming the trial.
+    notes: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,8 +183,15 @@ def exit_failure(instance: Instance, result: ExecResult, *, checks_oom: bool) ->
     return TrialFailed("exit-code", f"exit {result.exit_code}: {output}")
 
 
-def measured(metrics: dict[str, float], instance: str, accel: str, sampler: Sampler) -> Measured:
-    """The figures, the collectors' summaries, and what the sampling itself cost."""
+def measured(
+    metrics: dict[str, float],
+    instance: str,
+    accel: str,
+    sampler: Sampler,
+    notes: Sequence[Event] = (),
+) -> Measured:
+    """The figures, the collectors' summaries, what the sampling itself cost, and the
+    collectors' errors (a series that stopped or never started) as a note, never dropped."""
     cost = sampler.cost
     own = (
         SeriesSummary(
@@ -189,7 +199,27 @@ def measured(metrics: dict[str, float], instance: str, accel: str, sampler: Samp
         ),
         SeriesSummary("sampler", "tick_s", "s", cost.mean_tick_s, cost.mean_tick_s, cost.ticks),
     )
-    return Measured(metrics, instance, accel, (*sampler.summary(), *own), tuple(sampler.readings))
+    summary = (*sampler.summary(), *own)
+    errors = collector_errors(sampler.errors)
+    notes = (*notes, *errors)
+    return Measured(metrics, instance, accel, summary, tuple(sampler.readings), notes)
+
+
+def collector_errors(errors: Sequence[str]) -> tuple[Event, ...]:
+    """The sampler's errors as one warning: the trial's figures stand, its series may be short."""
+    if not errors:
+        return ()
+    shown = "; ".join(dict.fromkeys(errors))  # a source failing every tick says it once
+    return (
+        Event(
+            "warning",
+            f"collector errors during the trial ({len(errors)}): {shown}",
+            "its resource series may be short or missing; `vcbench doctor` checks the"
+            " collectors' sources",
+            at=time.time(),
+            data={"code": "collector-error", "errors": list(dict.fromkeys(errors))},
+        ),
+    )
 
 
 def guarded_exec(instance: Instance, argv: Sequence[str], timeout: float) -> ExecResult:
@@ -343,7 +373,11 @@ def idle_trial(setup: TrialSetup, platform: Platform, spec: InstanceSpec) -> Mea
         if not found:
             raise TrialFailed("collector", f"no footprint readings: {'; '.join(sampler.errors)}")
         metrics = {k: v for k, v in found.items() if k in setup.workload.metrics}
-        return measured(metrics, instance.name, instance.accel, sampler)
+        basis, what = memory_basis(summary)
+        note = Event(
+            "footprint", f"memory_mib is {what}", at=time.time(), data={"memory_basis": basis}
+        )
+        return measured(metrics, instance.name, instance.accel, sampler, (note,))
 
 
 @contextmanager

@@ -9,6 +9,7 @@ in tests/faults/workloads, found through VCBENCH_WORKLOADS like any user's own d
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from bench.data.results import RunData, load_run
 from bench.platforms import gc
 from tests.integration.conftest import connect_docker, connect_libvirt
 from tests.integration.platform_support import built_images
-from tests.support.runs import only_run, start_vcbench, vcbench
+from tests.support.runs import only_run, start_vcbench, vcbench, wait_for_trials
 
 WORKLOADS = Path(__file__).parent / "workloads"
 ENV = {"VCBENCH_WORKLOADS": str(WORKLOADS)}
@@ -107,6 +108,20 @@ class Runs:
 @pytest.fixture
 def runs(tmp_path: Path) -> Runs:
     return Runs(tmp_path / "results", tmp_path / "reports")
+
+
+def sigkilled_run(runs: Runs) -> Path:
+    """A run on native and docker SIGKILLed after its third trial (no cleanup could run):
+    its directory. Its container, processes and overlays are left running."""
+    child = runs.start(
+        "--workload", "fault-ok", "--workload", "fault-slow", "--repeats", "2",
+        "--platforms", "native,docker",
+    )  # fmt: skip
+    wait_for_trials(runs.root, child, 3)
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    return only_run(runs.root)
 
 
 def by_workload(run: RunData, workload: str) -> dict[str, Any]:

@@ -3,27 +3,18 @@ it left, and `--resume` completes the run without repeating a finished trial."""
 
 from __future__ import annotations
 
-import signal
 from typing import Any
 
 from bench.data.results import load_run
-from tests.faults.conftest import ENV, Runs
+from tests.faults.conftest import ENV, Runs, sigkilled_run
 from tests.integration.platform_support import leftovers_of
-from tests.support.runs import only_run, vcbench, wait_for_trials
+from tests.support.runs import vcbench
 
 
 def test_sigkill_then_gc_then_resume_completes_without_repeats(
     runs: Runs, docker_client: Any, libvirt_conn: Any
 ) -> None:
-    child = runs.start(
-        "--workload", "fault-ok", "--workload", "fault-slow", "--repeats", "2",
-        "--platforms", "native,docker",
-    )  # fmt: skip
-    wait_for_trials(runs.root, child, 3)
-    child.send_signal(signal.SIGKILL)
-    child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL
-    directory = only_run(runs.root)
+    directory = sigkilled_run(runs)
     before = load_run(directory)
     assert len(before.done()) >= 3 and not before.warnings
     assert leftovers_of(directory.name, docker_client, libvirt_conn)  # what gc is for

@@ -103,8 +103,9 @@ def test_own_sources_see_memory_and_growing_cpu(
         memories = [v[memory] for v in series if memory in v]
         assert memories and all(m > 0 for m in memories), f"{source}.{memory}: {series}"
         grown = series[-1][cpu] - series[0][cpu]
-        # A 2 s busy loop on one CPU; shared with whatever else this host runs, so a margin.
-        assert grown > 0.5, f"{source}.{cpu} grew {grown:.3f} s over a {BURN_S} s burn"
+        # That it grows is the collectors' job; how much of the burn it shows on a shared
+        # host is a timing budget: tests/perf/test_collectors_perf.py measures that.
+        assert grown > 0, f"{source}.{cpu} did not grow over a {BURN_S} s burn: {series}"
         assert all(b[cpu] >= a[cpu] for a, b in pairwise(series))
 
     last = {r.source: r.values for r in sampler.readings}
@@ -117,7 +118,8 @@ def test_own_sources_see_memory_and_growing_cpu(
         assert 0 < last["cgroup"]["mem_bytes"] <= MEMORY_MIB * 2**20
     summary = {(s.source, s.field): s for s in sampler.summary()}
     cpu_share = summary[own[0][0], own[0][2]]
-    assert cpu_share.unit == "cores" and cpu_share.peak > 0.2
+    assert cpu_share.unit == "cores" and cpu_share.peak > 0
     cost = sampler.cost
     record_property("sampler_cost", cost)
-    assert cost.ticks >= 10 and 0 < cost.core_share < 0.5, cost
+    # what sampling costs (its share of a core) is the perf tier's: test_core_share_at_10hz
+    assert cost.ticks >= 10 and cost.core_share > 0, cost

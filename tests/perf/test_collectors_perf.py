@@ -92,6 +92,34 @@ def test_platform_source_read(benchmark: Any, instance: Instance, source: str) -
     assert values
 
 
+BURN_S = 2
+BURNER = ["sh", "-c", f"timeout {BURN_S} sh -c 'while :; do :; done'; true"]
+BURN_SHOWN_S = 0.5  # CPU seconds of a 2 s one-CPU burn the counter must show, shared host
+# (platform, its own source, its CPU counter), as tests/integration/test_collectors.py reads
+CPU_COUNTERS = [
+    ("docker", "cgroup", "cpu_s"),
+    ("native", "cgroup", "cpu_s"),
+    ("libvirt", "qemu", "cpu_s"),
+    ("libvirt", "libvirt", "vcpu_s"),
+]
+
+
+@pytest.mark.parametrize(("instance", "source", "counter"), CPU_COUNTERS, indirect=["instance"])
+def test_a_burn_shows_in_the_platforms_cpu_counter(
+    instance: Instance, source: str, counter: str
+) -> None:
+    """Moved from the integration tier: how much of a burn a counter shows is a budget."""
+    # Sampled through the burn, as a trial is: a native instance without cpuacct counts its
+    # processes' CPU time, and a process that exits between two reads is seen by none.
+    with Sampler([source_named(instance, source)], rate_hz=RATE_HZ) as sampler:
+        result = instance.exec(BURNER, timeout=120)
+    assert result.exit_code == 0, result
+    series = [r.values[counter] for r in sampler.readings if counter in r.values]
+    grown = series[-1] - series[0]
+    print(f"\n{instance.platform} {source}.{counter}: {grown:.3f} s over a {BURN_S} s burn")
+    assert grown > BURN_SHOWN_S, f"{source}.{counter} grew {grown:.3f} s over a {BURN_S} s burn"
+
+
 @pytest.mark.parametrize("instance", ["docker", "native", "libvirt"], indirect=True)
 def test_core_share_at_10hz(benchmark: Any, instance: Instance) -> None:
     """Every source of the platform, the host's included: what a trial's sampler costs."""

@@ -54,7 +54,9 @@ def test_marker_is_found_in_split_output(tmp_path: Path, monkeypatch: pytest.Mon
         "\ntime.sleep(0.2); print('BE-OK'); sys.stdout.flush(); time.sleep(30)",
         monkeypatch,
     )
-    assert accel.boot_to_marker("kvm", tmp_path, tmp_path, 10) is not None
+    seconds = accel.boot_to_marker("kvm", tmp_path, tmp_path, 10)
+    # the marker's second half comes after the script's 0.2 s sleep, and before the deadline
+    assert seconds is not None and 0.2 <= seconds < 10, seconds
 
 
 def test_hang_hits_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

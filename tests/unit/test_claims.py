@@ -215,6 +215,15 @@ def test_c2_image_size_order_of_magnitude() -> None:
     assert gone.verdict == "not measured in this run"
 
 
+@pytest.mark.parametrize("image", [0.0, float("nan")], ids=["zero", "nan"])
+def test_c2_without_an_image_size_is_inconclusive_not_an_infinite_ratio(image: float) -> None:
+    v = verdict_of(run_of(records=sizes(image, 2 * GIB)), "C2")
+    assert v.verdict == "inconclusive", v
+    assert "no size to compare: the container image" in v.reason
+    vm = verdict_of(run_of(records=sizes(80 * MIB, float("nan"))), "C2")
+    assert vm.verdict == "inconclusive" and "the VM" in vm.reason
+
+
 # --- C3 start-up ---------------------------------------------------------------------------------
 
 
@@ -289,6 +298,14 @@ def test_c4_from_the_idle_footprint_when_the_experiment_did_not_run() -> None:
     v = verdict_of(run_of(samples=samples), "C4")
     assert v.verdict == "supported" and "idle-footprint" in v.reason
     assert any("loaded memory not measured" in c for c in v.caveats)
+    assert not any("memory_mib counts" in c for c in v.caveats)  # an older run: not recorded
+    bases = [
+        Event("footprint", "m", data={"platform": p, "memory_basis": b})
+        for p, b in (("docker", "cgroup"), ("libvirt", "rss"), ("native", "cgroup"))
+    ]
+    said = verdict_of(run_of(samples=samples, events=bases), "C4")
+    (caveat,) = [c for c in said.caveats if "memory_mib counts" in c]
+    assert "docker: cgroup; libvirt: rss" in caveat and "PSS was not readable" in caveat
 
 
 # --- C5 disk -------------------------------------------------------------------------------------
@@ -572,6 +589,18 @@ def test_c11_visibility() -> None:
     # without the VM's view there is nothing to contrast: never supported
     alone = [r for r in visibility(1, 24 * GIB) if r.platform == "docker"]
     assert verdict_of(run_of(records=alone), "C11").verdict == "not measured in this run"
+
+
+def test_c11_with_a_vm_reading_that_is_not_a_number_is_inconclusive() -> None:
+    records = [
+        rec(r.experiment, r.platform, r.metric, float("nan"), unit=r.unit)
+        if (r.platform, r.metric) == ("libvirt", "mem-total-bytes")
+        else r
+        for r in visibility(1, 24 * GIB)
+    ]
+    v = verdict_of(run_of(records=records), "C11")
+    assert v.verdict == "inconclusive", v
+    assert "libvirt mem-total-bytes" in v.reason
 
 
 # --- properties ----------------------------------------------------------------------------------

@@ -463,7 +463,9 @@ def test_the_sampler_skips_missing_readings() -> None:
     readings = iter([1.0, None, 2.0])
     ticks = itertools.count()
     sampler = elasticity.CpuSampler(lambda: next(readings, None), 0.0, lambda: next(ticks))
+    deadline = time.monotonic() + 30  # a sampler that never samples fails, never hangs
     with sampler:
         while len(sampler.snapshot()) < 2:
+            assert time.monotonic() < deadline, f"2 readings not taken: {sampler.snapshot()}"
             time.sleep(0.001)
     assert [v for _, v in sampler.snapshot()] == [1.0, 2.0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,48 @@ def test_a_transient_domain_already_gone_after_destroy_is_removed_not_failed() -
     assert sweep.failed == []
     assert domain.name() not in [d.name() for d in conn.listAllDomains()]
     conn.close()
+
+
+def test_the_reaper_removes_dead_runs_things_says_each_and_records_one_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `vcbench run` does first: a dead run's container and overlays go, a live run's
+    stay; each is named on the terminal and in one `reaped` run event."""
+    from bench.cli import execute
+    from bench.cli.run_session import reaped_events
+
+    for host_wide in ("_processes", "_cgroups", "_mounts"):
+        monkeypatch.setattr(gc, host_wide, lambda: [])
+    monkeypatch.setattr(execute, "_docker_or_none", lambda: None)  # no real daemon's state
+    monkeypatch.setattr(execute, "_libvirt_or_none", lambda: None)
+    dead, alive = labels.RunContext.create(), labels.RunContext.create()
+    _instance_dir(dead)
+    _instance_dir(alive)
+    dead_owner = labels.owner_path(dead.run_id)
+    dead_owner.write_text(json.dumps({**json.loads(dead_owner.read_text()), "pid": 0}))
+    removed: list[str] = []
+    containers = [
+        gc.Leftover(
+            "container", f"vcbench-{r.run_id}-docker-1", r.run_id, partial(removed.append, r.run_id)
+        )
+        for r in (dead, alive)
+    ]
+    left = gc.Finder("host", lambda c: [x for x in containers if x.run_id not in removed])
+    monkeypatch.setattr(gc, "FINDERS", (left, *gc.FINDERS))
+
+    said: list[str] = []
+    sweep = execute.reap_leftovers(said.append)
+    assert removed == [dead.run_id]  # the live run's container is never touched
+    assert not (dead.work_dir / "instances").exists()
+    assert any((alive.work_dir / "instances").iterdir())
+    assert said == [
+        f"reaped container vcbench-{dead.run_id}-docker-1 (run {dead.run_id}): its run's owner"
+        " is gone",
+        f"reaped work dir {dead.work_dir / 'instances'} (run {dead.run_id}): its run's owner"
+        " is gone",
+    ]
+    (event,) = reaped_events(sweep, 1.0)
+    assert event.kind == "reaped" and event.data["runs"] == [dead.run_id]
+    assert len(event.data["removed"]) == 2 and "2 leftover(s) of 1 dead run(s)" in event.message
+    assert execute.reap_leftovers(said.append).found == []
+    assert reaped_events(gc.Sweep([], []), 1.0) == []

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pandas as pd
 import pytest
 
 from bench.analysis.sequential import Design
 from bench.collectors.records import SeriesSummary
 from bench.core.errors import DaemonLost, PlatformError
-from bench.core.workload import load_all
+from bench.core.workload import IDLE_METRICS, load_all
 from bench.data.results import RunWriter, load_run
 from bench.platforms import lifecycle
 from bench.platforms.labels import RunContext
@@ -26,7 +27,7 @@ from bench.platforms.protocol import (
     PlatformConfig,
 )
 from bench.run.adaptive import Adaptive
-from bench.run.idle_footprint import footprint
+from bench.run.idle_footprint import MEMORY_BASIS, footprint, memory_basis
 from bench.run.runner import Runner, RunPlan
 from bench.run.trials import guest_phases
 
@@ -225,6 +226,45 @@ def test_only_the_instance_being_measured_runs_the_others_are_paused(
         "resume a-1",
         "resume b-1",
     ]
+
+
+class BrokenSource:
+    name = "broken"
+    fields: ClassVar[dict[str, Any]] = {}
+
+    def read(self) -> dict[str, float]:
+        raise OSError("memory.stat vanished")
+
+
+def test_collector_errors_in_a_command_trial_become_a_run_event_and_a_notice(
+    make_runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.report.notices import run_notices
+    from bench.run import trials
+
+    monkeypatch.setattr(trials, "sources_for", lambda instance: [BrokenSource()])
+    _, tally, directory = make_runner({"native": "ok"}, repeats=2)
+    run = load_run(directory)
+    assert tally.ok == 2  # the figures stand
+    found = [e for e in run.events if e.data.get("code") == "collector-error"]
+    assert sorted(str(e.data["trial_id"]) for e in found) == sorted(t.trial_id for t in run.trials)
+    assert "broken: OSError: memory.stat vanished" in found[0].message
+    notices = [n for n in run_notices(run, pd.DataFrame(), "none") if n.code == "collector-error"]
+    assert len(notices) == 1 and "(2 trials)" in notices[0].message
+    assert {t for t, _ in notices[0].subjects} == {t.trial_id for t in run.trials}
+
+
+def test_the_footprint_says_whether_memory_is_pss_rss_or_charged() -> None:
+    pss = [
+        SeriesSummary("qemu", "rss_bytes", "B", 3.0, 3.0, 10),
+        SeriesSummary("qemu", "pss_bytes", "B", 2.0, 2.0, 3),
+    ]
+    assert memory_basis(pss)[0] == "pss"
+    assert memory_basis(pss[:1]) == ("rss", MEMORY_BASIS["rss_bytes"][1])
+    assert memory_basis([SeriesSummary("cgroup", "mem_bytes", "B", 1.0, 1.0, 2)])[0] == "cgroup"
+    assert memory_basis([SeriesSummary("procs", "rss_bytes", "B", 1.0, 1.0, 2)])[0] == "rss"
+    assert memory_basis([]) == ("", "")
+    assert set(footprint(pss)) <= set(IDLE_METRICS)
 
 
 def test_footprint_prefers_pss_and_reports_cpu_share() -> None:

@@ -173,6 +173,42 @@ def test_messages_say_what_was_expected(tmp_path: Path) -> None:
             load_workload(write(tmp_path, text))
 
 
+IDLE = """
+name = "w"
+description = "an idle workload"
+kind = "idle"
+duration = 3
+[metrics]
+memory_mib = { unit = "MiB", higher_is_better = false }
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (IDLE.replace("memory_mib =", "memory_pss ="), "an idle workload reports no memory_pss"),
+        (GOOD + 'wall_s = { unit = "s", higher_is_better = false }\n', "wall_s is the runner's"),
+        (
+            GOOD.replace('parser = "sysbench-cpu"', 'kind = "startup"').replace(
+                "events_per_s =", "boot_s ="
+            ),
+            "a startup workload reports no boot_s",
+        ),
+    ],
+    ids=["idle", "wall", "startup"],
+)
+def test_a_metric_the_workload_cannot_produce_is_refused_at_load_naming_file_and_metric(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    """Before, the runner would label such a metric seconds, lower is better (or drop it)."""
+    path = write(tmp_path, text)
+    with pytest.raises(WorkloadFileError) as info:
+        load_workload(path)
+    line = info.value.one_line()
+    assert str(path) in line and says in line and "\n" not in line
+    assert load_workload(write(tmp_path, IDLE)).metrics["memory_mib"].unit == "MiB"
+
+
 def test_not_toml_nul_bytes_huge_files_and_directories_are_refused(tmp_path: Path) -> None:
     for content in (b"name = [", b'name = "w"\0', b"x" * (300 * 1024)):
         path = tmp_path / "w.toml"

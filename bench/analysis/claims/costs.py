@@ -77,7 +77,20 @@ def image_size(data: RunView) -> Finding:
             "needs the container's image-bytes and the VM's total-bytes",
             figures,
         )
-    ratio = vm.median / image.median if image.median > 0 else math.inf
+    bad = [
+        f"{what} {num(s.median, 'B')}"
+        for what, s in (("the container image", image), ("the VM", vm))
+        if not (math.isfinite(s.median) and s.median > 0)
+    ]
+    if bad:  # a ratio over 0 or NaN is no order of magnitude: never "supported"
+        return Finding(
+            "inconclusive",
+            f"no size to compare: {' and '.join(bad)} (a size must be a number above 0);"
+            " the image-size experiment's records say what it read",
+            figures,
+            key=f"image {num(image.median, 'B')} vs VM {num(vm.median, 'B')}: no ratio",
+        )
+    ratio = vm.median / image.median
     big = ratio >= ORDER_OF_MAGNITUDE
     verdict: Verdict = "supported" if big else "not supported"
     reason = (
@@ -130,11 +143,31 @@ def memory(data: RunView) -> Finding:
         caveats.append(
             "accel=tcg: QEMU's translated-code cache counts in the VM's memory; a KVM VM has none"
         )
+    if source.startswith("the idle-footprint"):
+        caveats += _footprint_bases(data)
     rule = f"the container uses less memory than the VM on every measure, by {GATE_RULE}"
     reason = f"From {source}: " + "; ".join(parts) + f". {t.text()}. Rule: {rule}."
     m, c, v = pairs[0]
     key = f"{m}: docker {with_interval(c)} vs VM {with_interval(v)}"
     return Finding(verdict, reason, tuple(figures), tuple(caveats), key)
+
+
+def _footprint_bases(data: RunView) -> list[str]:
+    """What the idle footprint's memory_mib counted on each side, as its trials recorded it
+    (a container's charged memory against a VM's PSS or RSS); nothing from older runs."""
+    bases: dict[str, set[str]] = {}
+    for event in data.run.events:
+        if event.kind == "footprint" and event.data.get("platform") in (CONTAINER, VM):
+            bases.setdefault(str(event.data["platform"]), set()).add(
+                str(event.data.get("memory_basis", ""))
+            )
+    if not bases:
+        return []
+    said = "; ".join(f"{p}: {', '.join(sorted(b))}" for p, b in sorted(bases.items()))
+    caveat = f"idle-footprint memory_mib counts {said}"
+    if "rss" in bases.get(VM, set()):
+        caveat += " (RSS counts the VM's shared pages in full: PSS was not readable)"
+    return [caveat]
 
 
 # --- C5 disk -------------------------------------------------------------------------------------
@@ -238,6 +271,15 @@ def visibility(data: RunView) -> Finding:
             " limits: the VM shows what an instance that owns its machine sees",
             figures,
         )
+    unreadable = [f"{p} {m}" for p in (CONTAINER, VM) for m in _not_numbers(found, p)]
+    if unreadable:  # NaN > limit is False: a NaN must not read as "sees only its own"
+        return Finding(
+            "inconclusive",
+            f"readings that are not numbers: {', '.join(unreadable)}; the visibility"
+            " experiment's records say what it read",
+            figures,
+            key=f"docker: {_visible_text(found, CONTAINER)}; VM: {_visible_text(found, VM)}",
+        )
     verdict: Verdict = "supported" if seen[CONTAINER] and not seen[VM] else "not supported"
     reason = (
         f"Inside the container: {_visible_text(found, CONTAINER)}; inside the VM:"
@@ -265,6 +307,16 @@ def _sees_more(found: Mapping[tuple[str, str], Stat], platform: str) -> bool | N
     if total is not None and limit is not None:
         answers.append(total.median > OVER_LIMIT * limit.median)
     return any(answers) if answers else None
+
+
+def _not_numbers(found: Mapping[tuple[str, str], Stat], platform: str) -> list[str]:
+    """The visibility readings of a platform whose median is not a finite number."""
+    metrics = ("nproc", "limit-vcpus", "mem-total-bytes", "limit-memory-bytes")
+    return [
+        m
+        for m in metrics
+        if (s := found.get((platform, m))) is not None and not math.isfinite(s.median)
+    ]
 
 
 def _visible_text(found: Mapping[tuple[str, str], Stat], platform: str) -> str:

@@ -14,6 +14,7 @@ from bench.analysis import gate, stats
 from bench.analysis.claims.model import ClaimFigure, Finding, Verdict
 from bench.data.outcomes import current_records, outcomes
 from bench.data.results import ExperimentRecord, RunData, Sample
+from bench.data.run_meta import counted_samples
 
 CONTAINER: Final = "docker"
 SANDBOX: Final = "gvisor"
@@ -34,13 +35,13 @@ class RunView:
 
     def __init__(self, run: RunData) -> None:
         self.run = run
-        self.accel = vm_accel(run)
-        self.tcg = self.accel == "tcg"
+        self.accel = run.run_meta.accel  # the accel the run used, parsed once
+        self.tcg = run.run_meta.tcg
         self._by_experiment: dict[str, list[ExperimentRecord]] = {}
         for record in current_records(run):  # a resumed experiment's last attempt only
             self._by_experiment.setdefault(record.experiment, []).append(record)
         self._outcomes = outcomes(run)
-        self.samples = [s for s in run.samples if s.origin == "workload" and not s.warmup]
+        self.samples = counted_samples(run)
 
     def records(self, experiment: str, metric: str | None = None) -> list[ExperimentRecord]:
         found = self._by_experiment.get(experiment, [])
@@ -61,19 +62,6 @@ class RunView:
         wanted = set(pairs)
         rows = [vars(s) for s in self.samples if (s.workload, s.metric) in wanted]
         return pd.DataFrame(rows, columns=list(Sample.__dataclass_fields__))
-
-
-def vm_accel(run: RunData) -> str:
-    """run.json's accel, else what the VM trials or records say; "" when no VM ran."""
-    fingerprint = run.meta.get("fingerprint", {})
-    accel = fingerprint.get("accel", {}) if isinstance(fingerprint, Mapping) else {}
-    found = accel.get("accel") if isinstance(accel, Mapping) else accel
-    if found in ("tcg", "kvm"):
-        return str(found)
-    seen = {t.accel for t in run.trials if t.platform.startswith(VM)}
-    seen |= {r.accel for r in run.experiments if r.platform.startswith(VM)}
-    seen.discard("")
-    return seen.pop() if len(seen) == 1 else ""
 
 
 # --- statistics over records (bench.analysis.stats does the work) -----------------------------

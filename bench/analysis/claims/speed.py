@@ -40,7 +40,6 @@ from bench.analysis.claims.evidence import (
 )
 from bench.analysis.claims.model import ClaimFigure, Finding, Verdict
 from bench.data.results import ExperimentRecord
-from bench.data.run_meta import min_effects
 
 QUICK_S: Final = 1.0  # C7: "quickly" means the change shows inside within a second
 C8_METRICS: Final = (
@@ -175,7 +174,7 @@ def faster_within(
 def overhead(data: RunView) -> Finding:
     frame = data.workload_frame(C8_METRICS)
     found = summarize_rows(
-        sample_rows(frame), min_effects=min_effects(data.run.meta), family="platform"
+        sample_rows(frame), min_effects=data.run.run_meta.min_effects, family="platform"
     )
     figures = tuple(_ratio_figure(s) for s in found if s.platform != NATIVE)
     vm_rows = [s for s in found if s.platform == VM]
