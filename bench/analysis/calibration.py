@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis import calibration_store, stats
-from bench.analysis.claims import costs, evidence, orchestration, speed
+from bench.analysis.claims import costs, evidence, resilience, speed
 from bench.analysis.claims.model import Finding
 from bench.data.results import ExperimentRecord, RunData, Sample
 
@@ -253,7 +253,7 @@ def _isolation(draw: Draw, n: int, factor: float, rng: np.random.Generator) -> R
 
 def _orchestration(draw: Draw, n: int, factor: float, rng: np.random.Generator) -> RunData:
     """The swarm's recovery and scale-out (about a second) against the VM's."""
-    return _records_of("orchestration", orchestration.JUDGED, 1e-3)(draw, n, factor, rng)
+    return _records_of("orchestration", resilience.JUDGED, 1e-3)(draw, n, factor, rng)
 
 
 # (rule, scenario, the factor that makes the claim true with a 10% effect)
@@ -283,7 +283,7 @@ CLAIM_SCENARIOS: Final[dict[str, tuple[Callable[[evidence.RunView], Finding], Sc
     ),
     "C10": (speed.isolation, _isolation, 1 - EFFECT),
     "C13": (speed.sandbox, _sandbox, 1 - EFFECT),
-    "C12": (orchestration.orchestration, _orchestration, 1 - EFFECT),
+    "C12": (resilience.orchestration, _orchestration, 1 - EFFECT),
 }
 CLAIMED: Final = ("supported", "partly supported")
 

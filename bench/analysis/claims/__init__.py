@@ -55,7 +55,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from bench.analysis.claims import costs, orchestration, speed
+from bench.analysis.claims import costs, resilience, speed
 from bench.analysis.claims.evidence import RunView, missing
 from bench.analysis.claims.model import (
     CLAIMS,
@@ -93,7 +93,7 @@ def assess(run: RunData) -> tuple[ClaimVerdict, ...]:
         "C9": speed.paravirt,
         "C10": speed.isolation,
         "C11": costs.visibility,
-        "C12": orchestration.orchestration,
+        "C12": resilience.orchestration,
         "C13": speed.sandbox,
     }
     out = []
