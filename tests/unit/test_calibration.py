@@ -5,13 +5,11 @@ must be this code's."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
-from scipy import stats as sps
 
 from bench.analysis import calibration, gate
 from bench.analysis.calibration import FALSE_LIMIT, POWER_LIMIT, PROMISED, Rate
+from tests.support.calibration_checks import assert_false_calls_within
 
 pytestmark = pytest.mark.slow
 
@@ -25,18 +23,10 @@ def test_every_path_and_claim_is_calibrated_at_every_n(rates: list[Rate]) -> Non
     false = [r for r in rates if r.kind == "false"]
     assert {r.n for r in false} == {2, 3, 5, 8}
     assert {r.path for r in false} == {"summary", "compare", *calibration.CLAIM_SCENARIOS}
-    pooled: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    assert_false_calls_within(((r.path, r.hits, r.sims, r) for r in false), FALSE_LIMIT)
     for r in false:
-        pooled[r.path][0] += r.hits
-        pooled[r.path][1] += r.sims
-        # Each cell, alone, must be consistent with a rate of at most 1%: a binomial test
-        # (one-sided, at 0.001) of its count against Binomial(sims, 0.01).
-        p = sps.binomtest(r.hits, r.sims, FALSE_LIMIT, alternative="greater").pvalue
-        assert p > 0.001, r
         if r.n < gate.MIN_REPEATS:
             assert r.hits == 0, r  # below the minimum repeats the gate never decides
-    for path, (hits, sims) in pooled.items():
-        assert hits / sims <= FALSE_LIMIT, (path, hits, sims)
 
 
 def test_a_true_ten_percent_effect_is_found_at_n8(rates: list[Rate]) -> None:

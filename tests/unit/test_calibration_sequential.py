@@ -5,13 +5,11 @@ checked, and a few of its cells are recomputed here to show it is this code's.""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
-from scipy import stats as sps
 
 from bench.analysis import calibration_sequential as cs
 from bench.analysis.calibration import FALSE_LIMIT, POWER_LIMIT, PROMISED
+from tests.support.calibration_checks import assert_false_calls_within
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +26,7 @@ def test_every_figure_and_claim_family_keeps_false_calls_within_one_percent(
 ) -> None:
     false = [r for r in stored if r.kind == "false"]
     assert {r.path for r in false} == {"figure", *cs.FAMILIES}
-    pooled: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r in false:
-        pooled[r.path][0] += r.hits
-        pooled[r.path][1] += r.sims
-        # each cell alone consistent with at most 1% (one-sided binomial test at 0.001)
-        p = sps.binomtest(r.hits, r.sims, FALSE_LIMIT, alternative="greater").pvalue
-        assert p > 0.001, r
-    for path, (hits, sims) in pooled.items():
-        assert hits / sims <= FALSE_LIMIT, (path, hits, sims)
+    assert_false_calls_within(((r.path, r.hits, r.sims, r) for r in false), FALSE_LIMIT)
 
 
 def test_power_is_the_fixed_designs_at_the_same_largest_n(stored: list[cs.SeqRate]) -> None:
