@@ -40,7 +40,7 @@ from bench.data.results import (
     read_meta,
     stops_and_starts,
 )
-from bench.data.run_meta import check_comparable, measured_frame, meta_value
+from bench.data.run_meta import check_comparable, measured_frame, parse_meta
 from bench.report.regression_view import learning_line
 
 # A one-screen summary: the figures beyond this many are counted, not listed.
@@ -58,23 +58,14 @@ class Candidate:
 
 def identity(meta: Mapping[str, Any]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     """What two runs must share to be judged against each other: host, suite, and each
-    workload's name and definition hash."""
-    workloads = meta_value(meta, ("plan", "workloads")) or []
-    hashes = sorted(
-        (str(w.get("name")), str(w.get("hash")))
-        for w in (workloads if isinstance(workloads, list) else [])
-        if isinstance(w, Mapping)
-    )
-    return (
-        str(meta_value(meta, ("fingerprint", "hostname"))),
-        str(meta_value(meta, ("plan", "suite"))),
-        tuple(hashes),
-    )
+    workload's name and definition hash (as RunMeta reads them from run.json)."""
+    run = parse_meta(meta)
+    hashes = sorted((str(w.get("name")), str(w.get("hash"))) for w in run.workloads)
+    return (run.host, run.suite, tuple(hashes))
 
 
 def created(meta: Mapping[str, Any]) -> float:
-    value = meta.get("created")
-    return float(value) if isinstance(value, int | float) else 0.0
+    return parse_meta(meta).created
 
 
 def comparable_before(current: Mapping[str, Any], pool: Sequence[Candidate]) -> list[Candidate]:
