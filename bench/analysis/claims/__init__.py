@@ -56,7 +56,7 @@ import dataclasses
 from collections.abc import Callable
 
 from bench.analysis.claims import costs, resilience, speed
-from bench.analysis.claims.evidence import RunView, missing
+from bench.analysis.claims.evidence import IDLE_FOOTPRINT, RunView, missing
 from bench.analysis.claims.model import (
     CLAIMS,
     EXPERIMENT_OF,
@@ -122,7 +122,7 @@ def _guarded(claim: str, data: RunView, rule: Callable[[RunView], Finding]) -> F
     if experiment is None:
         return rule(data)
     failed = data.failure(experiment)
-    if not data.records(experiment) and not (claim == "C4" and data.has_workload("idle-footprint")):
+    if not data.records(experiment) and not (claim == "C4" and data.has_workload(IDLE_FOOTPRINT)):
         if failed is not None:
             return missing(f"not measured: the {experiment} experiment failed: {failed}")
         return missing(f"the {experiment} experiment did not run in this run")

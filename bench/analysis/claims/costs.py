@@ -10,6 +10,7 @@ from typing import Final
 from bench.analysis.claims.evidence import (
     CONTAINER,
     GATE_RULE,
+    IDLE_FOOTPRINT,
     NATIVE,
     VM,
     RunView,
@@ -117,7 +118,7 @@ def memory(data: RunView) -> Finding:
     records = data.records("memory")
     found = record_stats(records)
     figures = [s.figure() for s in found.values()]
-    footprint = data.workload_frame([("idle-footprint", "memory_mib")])
+    footprint = data.workload_frame([(IDLE_FOOTPRINT, "memory_mib")])
     footprint_rows = sample_rows(footprint)
     figures += [
         s.figure(metric="idle-footprint memory")
@@ -129,7 +130,7 @@ def memory(data: RunView) -> Finding:
     source = "the memory experiment"
     if not mine:
         mine, theirs = versus(footprint_rows, CONTAINER, VM)
-        source = "the idle-footprint workload (the memory experiment did not run)"
+        source = f"the {IDLE_FOOTPRINT} workload (the memory experiment did not run)"
     if not mine:
         return missing("needs idle memory of both a container and a VM", figures)
     pairs = [(k[1], c, theirs[k]) for k, c in mine.items()]
@@ -143,7 +144,7 @@ def memory(data: RunView) -> Finding:
         caveats.append(
             "accel=tcg: QEMU's translated-code cache counts in the VM's memory; a KVM VM has none"
         )
-    if source.startswith("the idle-footprint"):
+    if source.startswith(f"the {IDLE_FOOTPRINT}"):
         caveats += _footprint_bases(data)
     rule = f"the container uses less memory than the VM on every measure, by {GATE_RULE}"
     reason = f"From {source}: " + "; ".join(parts) + f". {t.text()}. Rule: {rule}."

@@ -21,6 +21,8 @@ SANDBOX: Final = "gvisor"
 VM: Final = "libvirt"
 NATIVE: Final = "native"
 EMULATED_VM: Final = "libvirt-emulated"
+# the trial workload C4 reads when the memory experiment did not run
+IDLE_FOOTPRINT: Final = "idle-footprint"
 TCG_SPEED: Final = (
     "accel=tcg: the VM figures are emulation, not virtualisation; they do not say what a VM"
     " costs under KVM"
