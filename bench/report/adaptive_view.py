@@ -6,41 +6,12 @@ and the terminal says, per figure and claim family, at which n it was decided or
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import pandas as pd
 
 from bench.analysis import open_figures, sequential
-from bench.data.results import RunData, samples_frame
-from bench.data.run_meta import min_effects
-
-
-def design_of(run: RunData) -> sequential.Design | None:
-    plan = run.meta.get("plan")
-    adaptive = plan.get("adaptive") if isinstance(plan, dict) else None
-    if not isinstance(adaptive, dict):
-        return None
-    return sequential.Design.from_json(adaptive["design"])
-
-
-def stop_event(run: RunData) -> Any:
-    return next((e for e in reversed(run.events) if e.kind == "adaptive-stop"), None)
-
-
-def standings(run: RunData) -> list[open_figures.Standing]:
-    design = design_of(run)
-    if design is None:
-        return []
-    stop = stop_event(run)
-    seed = int(run.meta.get("plan", {}).get("seed", 0))
-    return open_figures.standings(
-        samples_frame(run),
-        design,
-        # the run ended: what is still open was left out by the budget (its triage)
-        finished=stop is not None,
-        min_effects=min_effects(run.meta),
-        seed=seed,
-    )
+from bench.analysis.adaptive_run import standings, stop_event
+from bench.data.results import RunData
 
 
 def overlay(run: RunData, table: pd.DataFrame) -> pd.DataFrame:

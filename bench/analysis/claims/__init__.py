@@ -55,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from bench.analysis import adaptive_run, open_figures
 from bench.analysis.claims import costs, resilience, speed
 from bench.analysis.claims.evidence import IDLE_FOOTPRINT, RunView, missing
 from bench.analysis.claims.model import (
@@ -96,9 +97,11 @@ def assess(run: RunData) -> tuple[ClaimVerdict, ...]:
         "C12": resilience.orchestration,
         "C13": speed.sandbox,
     }
+    looked = {s.family.label: s for s in adaptive_run.standings(run)}
     out = []
     for claim in CLAIMS:
         outcome = _guarded(claim.id, data, rules[claim.id])
+        outcome = _as_looked(claim.id, data, outcome, looked.get(claim.id))
         out.append(
             ClaimVerdict(
                 id=claim.id,
@@ -134,3 +137,27 @@ def _guarded(claim: str, data: RunView, rule: Callable[[RunView], Finding]) -> F
         return dataclasses.replace(outcome, reason=why)
     note = f"the {experiment} experiment failed part way ({failed}): its figures may be partial"
     return dataclasses.replace(outcome, caveats=(*outcome.caveats, note))
+
+
+def _as_looked(
+    claim: str, data: RunView, outcome: Finding, standing: open_figures.Standing | None
+) -> Finding:
+    """In an adaptive run a claim that rests on trial figures is supported only where its
+    family's looks decided every figure (bench.analysis.calibration_sequential calibrates
+    those). The rule itself applies the fixed alpha to the values the run stopped at, and a
+    fixed-alpha test after looking is not calibrated: where the looks left a figure open, the
+    claim is inconclusive and says why. Only a call in the claim's direction is held back;
+    "not supported" rests on calls against the claim, which the one-sided looks never test."""
+    if standing is None or outcome.verdict not in ("supported", "partly supported"):
+        return outcome
+    if claim == "C4" and data.records("memory"):
+        return outcome  # read from the memory experiment, whose repeats are fixed
+    undecided = [o for o in standing.outcomes if o.status != "DIFFERENT"]
+    if not undecided:
+        return outcome
+    why = "; ".join(f"{o.label.split(': ', 1)[-1]} {o.text()}" for o in undecided)
+    reason = (
+        f"{outcome.reason} Held back: the adaptive run's looks did not call {why}, and a"
+        " call at the fixed alpha on the values a run stopped at is not calibrated."
+    )
+    return dataclasses.replace(outcome, verdict="inconclusive", reason=reason)
