@@ -327,7 +327,8 @@ def test_an_adaptive_round_measures_only_what_the_budgets_triage_kept(
     make_runner: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The runner measures the look's choice: here the triage keeps native alone from the
-    second round on, so docker has one trial and the budget ends the run."""
+    second round on, so docker has one trial, native reaches the largest n, and the stop says
+    what the budget left open."""
     from bench.run import adaptive as adaptive_module
 
     monkeypatch.setattr(
@@ -341,3 +342,7 @@ def test_an_adaptive_round_measures_only_what_the_budgets_triage_kept(
     docker = [t for t in run.trials if t.platform == "docker"]
     native = [t for t in run.trials if t.platform == "native"]
     assert len(docker) == 1 and len(native) == 8
+    # the largest n is reached, and the stop says the budget left a figure behind on the way
+    (stop,) = [e for e in run.events if e.kind == "adaptive-stop"]
+    assert stop.data["stop"] == "max n" and stop.data["open"]
+    assert stop.message.endswith("pair(s) left open by the budget")
