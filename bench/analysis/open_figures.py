@@ -55,6 +55,11 @@ class Family:
     sides: sequential.Sides
     pairs: frozenset[Pair]
 
+    @property
+    def is_claim(self) -> bool:
+        """A claim's family (labelled by the claim), not one figure of the summary table."""
+        return self.label in CLAIM_FAMILIES
+
 
 @dataclass(frozen=True)
 class Standing:

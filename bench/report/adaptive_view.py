@@ -9,7 +9,7 @@ from collections import Counter
 
 import pandas as pd
 
-from bench.analysis import open_figures, sequential
+from bench.analysis import sequential
 from bench.analysis.adaptive_run import standings, stop_event
 from bench.data.results import RunData
 
@@ -19,7 +19,7 @@ def overlay(run: RunData, table: pd.DataFrame) -> pd.DataFrame:
     found = standings(run)
     if not found or table.empty:
         return table
-    by_label = {s.family.label: s.outcomes[0] for s in found if len(s.family.members) == 1}
+    by_label = {s.family.label: s.outcomes[0] for s in found if not s.family.is_claim}
     table = table.copy()
     for i, row in table.iterrows():
         outcome = by_label.get(f"{row['workload']} {row['metric']} {row['platform']}")
@@ -40,7 +40,7 @@ def lines(run: RunData) -> list[str]:
         return []
     stop = stop_event(run)
     head = f"adaptive: {stop.message}" if stop else "adaptive: the run did not reach its end"
-    figures = [s.outcomes[0] for s in found if len(s.family.members) == 1]
+    figures = [s.outcomes[0] for s in found if not s.family.is_claim]
     counts = Counter(o.status for o in figures)
     stops = Counter(o.stop for o in figures)
     out = [
@@ -54,7 +54,7 @@ def lines(run: RunData) -> list[str]:
     for o in figures:
         out.append(f"  {o.label}: {_said(o)}")
     for s in found:
-        if len(s.family.members) > 1 or s.family.label in open_figures.CLAIM_FAMILIES:
+        if s.family.is_claim:
             calls = "; ".join(f"{o.label.split(': ', 1)[-1]} {_said(o)}" for o in s.outcomes)
             out.append(f"  {s.family.label}: {calls}")
     return out

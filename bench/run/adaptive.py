@@ -96,7 +96,7 @@ def _bundles(found: Sequence[open_figures.Standing], opened: frozenset[Pair]) ->
     for s in found:
         pairs = s.family.pairs & opened
         if pairs and s.open:
-            bundles.append((s.family.label in open_figures.CLAIM_FAMILIES, pairs))
+            bundles.append((s.family.is_claim, pairs))
     covered = frozenset(p for _, pairs in bundles for p in pairs)
     bundles += [(False, frozenset({p})) for p in sorted(opened - covered)]
     return bundles
