@@ -6,6 +6,11 @@ decided figure, and whether the verdicts agree.
 
 Everything after `--` goes to both `vcbench run`s (the fixed one gets `--budget none`).
 Heavy: hold /tmp/vcbench-heavy.lock around it on a shared host.
+
+    python -m bench.cli.saving --runs results/FIXED results/ADAPTIVE
+
+sets two runs already made beside each other instead, each timed from its run.json's creation
+to its "finished" event, the trials' own time beside it (both runs must have finished).
 """
 
 from __future__ import annotations
@@ -49,6 +54,30 @@ def _verdicts(directory: Path) -> dict[tuple[str, str, str], str]:
     }
 
 
+def figures(directory: Path, wall: float, verdicts: dict[Any, str]) -> dict[str, Any]:
+    """What one run spent and decided."""
+    decided = sum(v in DECIDED for v in verdicts.values())
+    run = load_run(directory)
+    return {
+        "run": str(directory),
+        "wall_s": round(wall, 1),
+        "trial_s": round(sum(max(0.0, t.ended - t.started) for t in run.trials), 1),
+        "trials": len(run.trials),
+        "decided": decided,
+        "figures": len(verdicts),
+        "wall_s_per_decided": round(wall / decided, 1) if decided else None,
+    }
+
+
+def recorded_wall(directory: Path) -> float:
+    """A finished run's wall time from its own records: run.json's creation to "finished"."""
+    run = load_run(directory)
+    done = [e.at for e in run.events if e.kind == "finished"]
+    if not done or run.run_meta.created <= 0:
+        raise SystemExit(f"{directory}: not a finished run (no 'finished' event); finish it first")
+    return done[-1] - run.run_meta.created
+
+
 def compare(fixed: dict[Any, str], adaptive: dict[Any, str]) -> dict[str, Any]:
     both = [k for k in fixed if k in adaptive]
     agree = [k for k in both if fixed[k] == adaptive[k]]
@@ -68,28 +97,32 @@ def compare(fixed: dict[Any, str], adaptive: dict[Any, str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", required=True, help="the adaptive run's --budget")
+    parser.add_argument("--budget", help="the adaptive run's --budget")
+    parser.add_argument(
+        "--runs", nargs=2, type=Path, metavar=("FIXED", "ADAPTIVE"), help="two runs made already"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     parser.add_argument("run_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if (args.budget is None) == (args.runs is None):
+        parser.error("give --budget (and the run's options after --) or --runs FIXED ADAPTIVE")
     passed = [a for a in args.run_args if a != "--"]
     results: dict[str, Any] = {}
     verdicts = {}
-    for name, extra in (("fixed", ["--budget", "none"]), ("adaptive", ["--budget", args.budget])):
-        directory, wall = _run([*passed, *extra])
+    for index, (name, extra) in enumerate(
+        (("fixed", ["--budget", "none"]), ("adaptive", ["--budget", str(args.budget)]))
+    ):
+        if args.runs:
+            directory = args.runs[index]
+            wall = recorded_wall(directory)
+        else:
+            directory, wall = _run([*passed, *extra])
         verdicts[name] = _verdicts(directory)
-        decided = sum(v in DECIDED for v in verdicts[name].values())
-        trials = len(load_run(directory).trials)
-        results[name] = {
-            "run": str(directory),
-            "wall_s": round(wall, 1),
-            "trials": trials,
-            "decided": decided,
-            "figures": len(verdicts[name]),
-            "wall_s_per_decided": round(wall / decided, 1) if decided else None,
-        }
+        results[name] = figures(directory, wall, verdicts[name])
         print(f"{name}: {json.dumps(results[name])}", flush=True)
+    results["wall_ratio"] = round(results["adaptive"]["wall_s"] / results["fixed"]["wall_s"], 3)
     results["verdicts"] = compare(verdicts["fixed"], verdicts["adaptive"])
+    print(f"adaptive / fixed wall time: {results['wall_ratio']}")
     print(json.dumps(results["verdicts"], indent=1))
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
