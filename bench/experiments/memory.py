@@ -5,6 +5,8 @@ memory outside guest RAM, the containerd shim's RSS); and the host's MemAvailabl
 
 "Loaded" is read after the workload exited: a container's cgroup gives the memory back, a
 VM's QEMU keeps the guest pages it backed (the guest freed them, the host never hears).
+gVisor lies between: its Sentry returns freed pages from its memory file in the background,
+so its loaded figure holds whatever part of the touched memory was not yet given back.
 """
 
 from __future__ import annotations
