@@ -2,14 +2,17 @@
 2016 MySQL rows, the published ratio beside ours, and whether our ordering agrees.
 
 A row states what the paper found as an ordering against native: the subject platform is
-"worse" than native, or "no worse" (within the gate's minimum effect, or better). Our side is
-the gate's call on the subject against native; the whole table is one family (Holm), since
-"the classic findings hold here" rests on all its rows at once. The call then reads:
-  expected worse:    worse -> agrees; no difference or better -> disagrees
-  expected no worse: no difference or better -> agrees; worse -> disagrees
+"worse" than native, or "no worse" (not worse by the gate's minimum effect). Our side is the
+gate's answer to that question (gate.decide_orderings): "worse" by the U test and the minimum
+effect, "better" likewise (which answers "no worse" too), "no worse" when a one-sided U test
+rules out worse by the minimum effect, else inconclusive. Both tests of every row are one Holm
+family, since "the classic findings hold here" rests on all its rows at once. The call reads:
+  expected worse:    worse -> agrees; no worse or better -> disagrees
+  expected no worse: no worse or better -> agrees; worse -> disagrees
   anything inconclusive (too few repeats, noisy, a test that cannot fire) -> inconclusive.
 Calibrated like the claims (bench.analysis.classic_calibration): under A/A no row is called
-worse in more than 1% of runs. Pure: a run in, rows out.
+worse, and with every subject worse by exactly the minimum effect no row is called no worse,
+in more than 1% of runs. Pure: a run in, rows out.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import pandas as pd
 
-from bench.analysis import stats
+from bench.analysis import gate, stats
 from bench.analysis.claims.evidence import TCG_SPEED, RunView
 from bench.data.results import RunData
 from bench.data.run_meta import min_effects
@@ -177,51 +180,37 @@ def judge(
     """Every row's result; samples has summarize()'s columns (workload, metric, platform,
     value, unit, higher_is_better, warmup...). `effects`: (workload, metric) -> min effect."""
     frame, measured = frame_for(samples, rows)
-    found: dict[str, dict[str, Any]] = {}
-    if measured:
-        row_effects = {
-            (r.key, r.metric): effects[(r.workload, r.metric)]
-            for r in measured
-            if effects and (r.workload, r.metric) in effects
-        }
-        table = stats.summarize(
-            frame,
-            baseline=NATIVE,
-            min_effects=row_effects,
-            family="platform",
-            resamples=resamples,
-            seed=seed,
-        )
-        natives = {
-            str(r["workload"]): int(r["n"])
-            for r in table.to_dict("records")
-            if r["platform"] == NATIVE
-        }
-        for r in table.to_dict("records"):
-            if r["platform"] == SUBJECT:
-                found[str(r["workload"])] = {
-                    **{str(k): v for k, v in r.items()},
-                    "n_ref": natives.get(str(r["workload"]), 0),
-                }
+    pairs = {
+        p.group.workload: p
+        for p in stats.pairs_against(frame, baseline=NATIVE, resamples=resamples, seed=seed)
+    }
+    judged = [row for row in measured if row.key in pairs]
+    margins = [(effects or {}).get((r.workload, r.metric), gate.MIN_EFFECT) for r in judged]
+    evidences = [pairs[r.key].evidence for r in judged]
+    no_worse_p = [
+        gate.mwu_no_worse(p.group.values, p.reference.values, p.group.higher_is_better, margin)
+        for p, margin in zip((pairs[r.key] for r in judged), margins, strict=True)
+    ]
+    decisions = gate.decide_orderings(evidences, no_worse_p, min_effects=margins)
+    found = dict(zip((r.key for r in judged), zip(evidences, decisions, strict=True), strict=True))
     results = []
     for row in rows:
         note = TCG_SPEED if tcg and row.subject.startswith("libvirt") else ""
-        got = found.get(row.key)
-        if got is None:
+        if row.key not in found:
             results.append(ClassicResult(row, "not measured", note=note))
             continue
-        call = str(got["verdict"])
+        ev, decision = found[row.key]
         results.append(
             ClassicResult(
                 row,
-                agreement(row.expect, call),
-                call=call,
-                reason=str(got["reason"]).replace(SUBJECT, row.subject),
-                ratio=float(got["ratio"]),
-                ratio_low=float(got["ratio_low"]),
-                ratio_high=float(got["ratio_high"]),
-                n=int(got["n"]),
-                n_ref=int(got["n_ref"]),
+                agreement(row.expect, decision.call),
+                call=decision.call,
+                reason=decision.reason.replace(SUBJECT, row.subject),
+                ratio=ev.ratio,
+                ratio_low=ev.ratio_low,
+                ratio_high=ev.ratio_high,
+                n=ev.n,
+                n_ref=ev.n_ref,
                 note=note,
             )
         )

@@ -1,22 +1,25 @@
 """How often the classic table's rule is fooled, measured like the claims' rules
 (bench.analysis.calibration, whose distributions and limits it borrows, unchanged).
 
-A/A: every subject drawn from native's distribution. A false call is any row the gate calls
-better or worse there: the table would then assert an ordering that is not in the data.
-Power: the rows that expect "worse" get a true 10% effect (the others none); a hit is a run
-in which every one of them agrees. Seeded and pure; tests/unit/test_classic.py asserts the
-false-call rate stays within the claims' limit.
+Two false calls, one for each answer the table can give:
+- A/A, every subject drawn from native's distribution: any row called better or worse would
+  assert an ordering that is not in the data.
+- At the margin, every subject worse than native by exactly the minimum effect: any row
+  answered "no worse" (or better, or no difference) would clear a platform that is worse.
+Two powers at n=8: the rows expecting "worse" with a true 10% effect all agreeing, and the
+rows expecting "no worse" with none all agreeing. Seeded and pure;
+tests/unit/test_classic.py asserts both false-call rates stay within the claims' limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
 
-from bench.analysis import calibration, classic
+from bench.analysis import calibration, classic, gate
 
 SIMS: Final = 6  # per distribution and n: each simulated run judges the whole table
 RESAMPLES: Final = 200
@@ -56,33 +59,57 @@ def synthetic_frame(
     return pd.DataFrame(rows)
 
 
-def table_calls(draw: calibration.Draw, n: int, sims: int, factor: float, seed: int) -> int:
-    """A/A (factor 1): runs with any row called better or worse. Otherwise: runs in which
-    every row expecting "worse" agrees."""
+# What each kind of simulated run gives every row: native's distribution times this factor.
+Kind = Literal["false", "false no worse", "power", "power no worse"]
+NO_WORSE_CALLS: Final = ("no worse", "no difference", "better")
+
+
+def _factors(kind: Kind) -> dict[str, float]:
+    if kind == "false no worse":  # every subject worse by exactly the minimum effect
+        return {r.key: 1.0 + gate.MIN_EFFECT for r in classic.ROWS}
+    if kind == "power":  # the rows expecting "worse" get a true effect, the others none
+        return {r.key: 1.0 + calibration.EFFECT for r in classic.ROWS if r.expect == "worse"}
+    return {}  # A/A: "false", and "power no worse" (every subject exactly as native)
+
+
+def _hit(kind: Kind, results: Sequence[classic.ClassicResult]) -> bool:
+    if kind == "false":
+        return any(r.call in ("better", "worse") for r in results)
+    if kind == "false no worse":
+        return any(r.call in NO_WORSE_CALLS for r in results)
+    expected = "worse" if kind == "power" else "no worse"
+    return all(r.agreement == "agrees" for r in results if r.row.expect == expected)
+
+
+def table_calls(draw: calibration.Draw, n: int, sims: int, kind: Kind, seed: int) -> int:
+    """How many of `sims` simulated runs of the whole table hit: a false call of the kind
+    ("false": any row called better or worse under A/A; "false no worse": any row answered
+    no worse with every subject worse by the minimum effect), or, for power, every row
+    expecting that ordering agreeing."""
     rng = np.random.default_rng(seed)
     hits = 0
     for _ in range(sims):
-        factors = {r.key: factor for r in classic.ROWS if r.expect == "worse"}
-        frame = synthetic_frame(draw, n, rng, factors)
-        results = classic.judge(frame, resamples=RESAMPLES, seed=seed)
-        if factor == 1.0:
-            hits += any(r.call in ("better", "worse") for r in results)
-        else:
-            hits += all(r.agreement == "agrees" for r in results if r.row.expect == "worse")
+        frame = synthetic_frame(draw, n, rng, _factors(kind))
+        hits += _hit(kind, classic.judge(frame, resamples=RESAMPLES, seed=seed))
     return hits
 
 
 def calibrate(*, sims: int = SIMS, seed: int = calibration.SEED) -> list[calibration.Rate]:
-    """The table's false-call rate at each n and its power at n=8, per distribution."""
+    """The table's false-call rates of both kinds at each n, and its power for both
+    orderings at n=8, per distribution."""
     rates: list[calibration.Rate] = []
     for index, (name, draw) in enumerate(calibration.DISTRIBUTIONS.items()):
-        for n in calibration.NS:
-            cell = seed + 1000 * index + n
-            hits = table_calls(draw, n, sims, 1.0, cell)
-            rates.append(calibration.Rate("classic", name, n, "false", hits, sims))
-        cell = seed + 1000 * index + 99
-        hits = table_calls(draw, calibration.POWER_N, sims, 1 + calibration.EFFECT, cell)
-        rates.append(calibration.Rate("classic", name, calibration.POWER_N, "power", hits, sims))
+        falses: tuple[Kind, ...] = ("false", "false no worse")
+        for kind_index, kind in enumerate(falses):
+            for n in calibration.NS:
+                cell = seed + 1000 * index + 100 * kind_index + n
+                hits = table_calls(draw, n, sims, kind, cell)
+                rates.append(calibration.Rate("classic", name, n, kind, hits, sims))
+        powers: tuple[Kind, ...] = ("power", "power no worse")
+        for kind_index, kind in enumerate(powers):
+            cell = seed + 1000 * index + 99 - kind_index
+            hits = table_calls(draw, calibration.POWER_N, sims, kind, cell)
+            rates.append(calibration.Rate("classic", name, calibration.POWER_N, kind, hits, sims))
     return rates
 
 

@@ -78,6 +78,42 @@ def test_holm_matches_the_textbook() -> None:
     assert gate.repeats_needed(0.01) == 5 and gate.repeats_needed(0.01 / 7) == 7
 
 
+def test_holm_pairs_multiplies_by_the_comparisons_still_standing() -> None:
+    # three comparisons, two hypotheses each; Holm over six would multiply 0.001 by 6
+    worse, no_worse = gate.holm_pairs([0.001, 0.5, 0.2], [0.9, 0.002, 0.004])
+    assert worse[0] == pytest.approx(0.003)  # three comparisons stand
+    assert no_worse[1] == pytest.approx(0.006)  # still three: the first has its other one
+    assert no_worse[2] == pytest.approx(0.012)
+    assert worse[2] == pytest.approx(0.6) and worse[1] == no_worse[0] == 1.0  # capped at 1
+    assert math.isnan(gate.holm_pairs([math.nan], [0.01])[0][0])
+
+
+def test_no_worse_is_the_one_sided_test_against_the_reference_made_worse() -> None:
+    ref = [100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8, 100.1]
+    same = [v * 0.999 for v in ref]
+    # higher is better: the reference made 3% lower; the same values lie clearly above it
+    assert gate.mwu_no_worse(same, ref, True, 0.03) < 0.001
+    # lower is better: made 3% higher; a subject 5% worse is not ruled out
+    assert gate.mwu_no_worse([v * 1.05 for v in ref], ref, False, 0.03) > 0.5
+    assert gate.mwu_no_worse(same, ref, False, 0.03) < 0.001
+
+
+def test_an_ordering_is_worse_no_worse_or_inconclusive_in_one_family() -> None:
+    worse = evidence(p_value=0.0001)
+    even = evidence(p_value=0.9, ratio=1.0, ratio_low=0.99, ratio_high=1.01)
+    noisy = evidence(p_value=0.5, ratio=0.99, ratio_low=0.8, ratio_high=1.2, cv=0.2)
+    calls = gate.decide_orderings([worse, even, noisy], [0.9, 0.0005, 0.2])
+    assert [d.call for d in calls] == ["worse", "no worse", "inconclusive"]
+    assert calls[1].code == gate.Reason.NO_WORSE and "ruled out" in calls[1].reason
+    assert "not ruled out" in calls[2].reason
+    # the interval test's "no difference" is no answer: without the one-sided test, inconclusive
+    (alone,) = gate.decide_orderings([even], [0.5])
+    assert gate.decide(even).call == "no difference" and alone.call == "inconclusive"
+    # nothing is answered that the gate cannot arm
+    (few,) = gate.decide_orderings([evidence(n=4)], [0.0])
+    assert few.call == "inconclusive" and not few.armed
+
+
 def rows(platform: str, values: list[float]) -> pd.DataFrame:
     return pd.DataFrame(
         {
