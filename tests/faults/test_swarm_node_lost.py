@@ -20,6 +20,7 @@ from bench.platforms import labels, swarm
 from bench.platforms.labels import RunContext
 from tests.integration.test_orchestration import nothing_of
 from tests.support.orchestration_run import measure
+from tests.support.runs import sigint_as_at_a_terminal
 
 SETTINGS = {"repeats": 2, "scale_to": 2, "timeout_s": 60.0}
 
@@ -75,6 +76,7 @@ def test_ctrl_c_with_the_swarm_up_leaves_nothing(tmp_path: Path, docker_client: 
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=sigint_as_at_a_terminal,
     )  # fmt: skip
     assert child.stdout is not None
     run_id = child.stdout.readline().strip()
