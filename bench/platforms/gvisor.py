@@ -41,16 +41,18 @@ class GvisorInstance(DockerInstance):
         import docker
 
         try:
-            return bool(self._api.inspect_container(self.container_id)["State"].get("Running"))
+            return not sandbox_gone(self._api.inspect_container(self.container_id)["State"])
         except docker.errors.NotFound:
             return False
 
     def _raise_if_gone(self, argv: Sequence[str]) -> None:
         state = self._api.inspect_container(self.container_id)["State"]
-        if not state.get("Running"):
+        if sandbox_gone(state):
             raise PlatformError(
                 f"{self.name}: the gVisor sandbox went away (container {state.get('Status')},"
-                f" exit {state.get('ExitCode')}) during `{' '.join(argv)}`",
+                f" exit {state.get('ExitCode')}, sandbox pid {state.get('Pid')}"
+                f" {'alive' if _process_alive(int(state.get('Pid') or 0)) else 'gone'})"
+                f" during `{' '.join(argv)}`",
                 "see the runsc logs under /run/containerd/io.containerd.runtime.v2.task/moby/",
             )
 
@@ -65,6 +67,23 @@ class GvisorInstance(DockerInstance):
             self._api.exec_start(kill_id)
         except docker.errors.APIError:
             pass  # the sandbox is gone: exec() tells it apart from a command that hung
+
+
+def sandbox_gone(state: dict[str, Any]) -> bool:
+    """Whether the sandbox is dead: dockerd says so, or its process has already exited.
+    dockerd hears of a killed sandbox from containerd a moment later, so a command that
+    failed because the sandbox died can find the container still "running"; the sandbox's
+    own process (the container's pid) is gone or a zombie by then."""
+    return not state.get("Running") or not _process_alive(int(state.get("Pid") or 0))
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # no pid to look at: dockerd's Running stands alone
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class GvisorPlatform(DockerPlatform):
