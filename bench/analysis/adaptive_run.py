@@ -37,4 +37,5 @@ def standings(run: RunData) -> list[open_figures.Standing]:
         finished=stop_event(run) is not None,
         min_effects=min_effects(run.meta),
         seed=seed,
+        vm_emulated=run.run_meta.tcg,
     )

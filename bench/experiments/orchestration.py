@@ -223,7 +223,8 @@ def create_service(
 
 @dataclass
 class Settings:
-    repeats: int
+    repeats: int  # what C12 judges: self-healing at no restart delay, scale-out
+    shown_repeats: int  # what is shown beside it: default delay, rolling update, lost node
     scale_to: int
     timeout_s: float
     ready_timeout_s: float
@@ -235,6 +236,7 @@ class Settings:
     def of(cls, given: Mapping[str, Any]) -> Settings:
         s = cls(
             int(given["repeats"]),
+            int(given["shown_repeats"]),
             int(given["scale_to"]),
             float(given["timeout_s"]),
             float(given["ready_timeout_s"]),
@@ -252,6 +254,8 @@ class OrchestrationExperiment:
     defaults: ClassVar[Mapping[str, int | float | str | bool]] = {
         "platforms": "docker,libvirt",
         "repeats": 5,
+        # the figures shown beside C12's, never judged: a suite in a hurry may take fewer
+        "shown_repeats": 5,
         "scale_to": 3,  # replicas and VMs alike (TCG here: keep it small)
         "timeout_s": 120.0,  # per measured event
         "ready_timeout_s": 180.0,  # a VM's boot to READY
@@ -347,7 +351,7 @@ def _self_heal(
     metric = restart_metric(delay)
     service = create_service(cluster, image, f"{prefix}-heal{int(delay)}", 2, delay_s=delay)
     try:
-        for repeat in range(s.repeats):
+        for repeat in range(s.repeats if delay == 0 else s.shown_repeats):
             require_node2(cluster, f"a recovery (restart delay {delay:g} s)")
             if service.wait(2, s.timeout_s) is None:
                 yield record(metric, None, "s", repeat, "the service never answered")
@@ -380,7 +384,7 @@ def _rolling_update(
     service = create_service(cluster, image, f"{prefix}-roll", 2, published=port)
     addresses = (cluster.addresses.node1, cluster.addresses.node2)
     try:
-        for repeat in range(s.repeats):
+        for repeat in range(s.shown_repeats):
             require_node2(cluster, "a rolling update")
             if service.wait(2, s.timeout_s) is None:
                 yield record("rolling-update-s", None, "s", repeat, "the service never answered")
@@ -442,7 +446,7 @@ def _wait_update(service: Service, timeout: float) -> float | None:
 def _node_failure(
     cluster: swarm.Cluster, image: str, prefix: str, record: Recorder, s: Settings
 ) -> Iterator[ExperimentRecord]:
-    for repeat in range(s.repeats):
+    for repeat in range(s.shown_repeats):
         require_node2(cluster, "a node failure")
         service = create_service(cluster, image, f"{prefix}-fail{repeat}", s.scale_to)
         try:

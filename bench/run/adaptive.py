@@ -11,7 +11,7 @@ the same budget rather than starting a new one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,11 @@ def look(run: RunData, adaptive: Adaptive, round_: int, every: frozenset[Pair], 
     frame = samples_frame(run)
     frame = frame[frame["round"] < round_]
     found = open_figures.standings(
-        frame, adaptive.design, min_effects=min_effects(run.meta), seed=seed
+        frame,
+        adaptive.design,
+        min_effects=min_effects(run.meta),
+        seed=seed,
+        vm_emulated=run.run_meta.tcg,
     )
     before = [t for t in run.trials if t.round < round_]
     spent = spent_s(before)
@@ -79,56 +83,72 @@ def look(run: RunData, adaptive: Adaptive, round_: int, every: frozenset[Pair], 
     opened = every if round_ < adaptive.design.min_n else frozenset(open_figures.open_pairs(found))
     measure = opened
     if adaptive.budget_s is not None and costs:
-        first = _first_look(adaptive.design)
         counts = Counter((t.workload, t.platform) for t in before if not t.warmup)
-        rounds = {p: max(1, first - counts[p]) for p in opened}
-        measure = triage(_bundles(found, opened), costs, rounds, adaptive.budget_s - spent)
+        bundles = _bundles(found, opened, adaptive.design)
+        measure = triage(bundles, costs, counts, adaptive.budget_s - spent)
     return Look(round_, opened, measure, spent, sum(costs.get(p, 0.0) for p in measure))
 
 
-Bundle = tuple[bool, frozenset[Pair]]  # (a claim's?, the pairs a family needs together)
+@dataclass(frozen=True)
+class Bundle:
+    """Pairs a family needs together (a figure is nothing without its reference's pair), and
+    the first n at which that family's looks can call anything (its reach): a claim resting
+    on six figures, one-sided, can call nothing before n=8 of 8, a single figure from n=6."""
+
+    claim: bool
+    pairs: frozenset[Pair]
+    reach: int
 
 
-def _bundles(found: Sequence[open_figures.Standing], opened: frozenset[Pair]) -> list[Bundle]:
-    """The open pairs as the families need them: a figure is nothing without its reference's
-    pair, so a family's pairs are kept or left out together."""
+def _bundles(
+    found: Sequence[open_figures.Standing], opened: frozenset[Pair], design: sequential.Design
+) -> list[Bundle]:
     bundles: list[Bundle] = []
     for s in found:
         pairs = s.family.pairs & opened
         if pairs and s.open:
-            bundles.append((s.family.is_claim, pairs))
-    covered = frozenset(p for _, pairs in bundles for p in pairs)
-    bundles += [(False, frozenset({p})) for p in sorted(opened - covered)]
+            reach = first_look(design, len(s.family.members), s.family.sides)
+            bundles.append(Bundle(s.family.is_claim, pairs, reach))
+    covered = frozenset(p for b in bundles for p in b.pairs)
+    single = first_look(design)
+    bundles += [Bundle(False, frozenset({p}), single) for p in sorted(opened - covered)]
     return bundles
 
 
 def triage(
     bundles: Sequence[Bundle],
     costs: Mapping[Pair, float],
-    rounds: Mapping[Pair, int],
+    counts: Mapping[Pair, int],
     left_s: float,
 ) -> frozenset[Pair]:
-    """The pairs worth a round when the budget cannot take every open pair to the first look
-    that can call something (`rounds` away for each): the claims' families first, then the
-    cheapest, while their rounds still fit. Whatever is left out stops for the budget."""
+    """The pairs worth a round when the budget cannot take every open family to the first
+    look that can call it (its reach, `counts` repeats already made): the claims' families
+    first, then the cheapest, while the rounds they still need fit. Whatever is left out
+    stops for the budget."""
 
-    def cost(pairs: Iterable[Pair]) -> float:
-        return sum(costs.get(p, 0.0) * rounds.get(p, 1) for p in pairs)
+    def rounds(b: Bundle, p: Pair) -> int:
+        return max(1, b.reach - counts.get(p, 0))
 
-    order = sorted(bundles, key=lambda b: (not b[0], cost(b[1]), sorted(b[1])))
-    kept: set[Pair] = set()
-    for _, pairs in order:
-        extra = cost(pairs - kept)
-        if cost(kept) + extra <= left_s:
-            kept |= pairs
-    return frozenset(kept)
+    def cost(b: Bundle, reserved: Mapping[Pair, int]) -> float:
+        return sum(costs.get(p, 0.0) * max(0, rounds(b, p) - reserved.get(p, 0)) for p in b.pairs)
+
+    none: dict[Pair, int] = {}
+    order = sorted(bundles, key=lambda b: (not b.claim, cost(b, none), sorted(b.pairs)))
+    reserved: dict[Pair, int] = {}
+    spent = 0.0
+    for b in order:
+        extra = cost(b, reserved)
+        if spent + extra <= left_s:
+            spent += extra
+            for p in b.pairs:
+                reserved[p] = max(reserved.get(p, 0), rounds(b, p))
+    return frozenset(reserved)
 
 
-def _first_look(design: sequential.Design) -> int:
-    """The first n at which a single figure can be called at all."""
-    return next(
-        (n for n, a in zip(design.looks(), design.levels(), strict=True) if a > 0), design.max_n
-    )
+def first_look(design: sequential.Design, family: int = 1, sides: sequential.Sides = 2) -> int:
+    """The first n at which a family of `family` figures can be called at all."""
+    levels = design.levels(family, sides)
+    return next((n for n, a in zip(design.looks(), levels, strict=True) if a > 0), design.max_n)
 
 
 def spent_s(trials: Sequence[Trial]) -> float:

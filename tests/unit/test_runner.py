@@ -334,7 +334,7 @@ def test_an_adaptive_round_measures_only_what_the_budgets_triage_kept(
     monkeypatch.setattr(
         adaptive_module,
         "triage",
-        lambda bundles, *_: frozenset(p for _, ps in bundles for p in ps if p[1] == "native"),
+        lambda bundles, *_: frozenset(p for b in bundles for p in b.pairs if p[1] == "native"),
     )
     adaptive = Adaptive(Design(max_n=8), budget_s=3600.0)
     _, _, directory = make_runner({"native": "ok", "docker": "ok"}, adaptive=adaptive)

@@ -11,7 +11,7 @@ import pytest
 from bench.analysis import gate, open_figures, sequential
 from bench.core.durations import parse_duration
 from bench.core.errors import BenchError
-from bench.run.adaptive import Adaptive, Look, triage
+from bench.run.adaptive import Adaptive, Bundle, Look, first_look, triage
 from bench.run.schedule import round_keys
 
 DESIGN = sequential.Design()  # looks at n = 5..12
@@ -98,15 +98,33 @@ def test_a_look_stops_for_the_budget_when_the_next_round_would_overrun() -> None
 def test_a_tight_budget_keeps_the_claims_families_then_the_cheapest_whole() -> None:
     a, b, c, n = ("a", "x"), ("b", "x"), ("c", "x"), ("n", "native")
     costs = {a: 10.0, b: 1.0, c: 2.0, n: 3.0}
-    rounds = dict.fromkeys(costs, 2)
-    claim = (True, frozenset({a}))
+    counts = dict.fromkeys(costs, 4)  # each family's first look (reach 6) is 2 rounds away
+    claim = Bundle(True, frozenset({a}), 6)
     # b needs n (its reference) too: 2 + 6; c alone: 4; a (a claim's) first: 20
-    bundles = [(False, frozenset({b, n})), (False, frozenset({c})), claim]
-    assert triage(bundles, costs, rounds, left_s=25.0) == {a, c}
-    assert triage(bundles, costs, rounds, left_s=33.0) == {a, b, c, n}
-    assert triage(bundles, costs, rounds, left_s=1.0) == frozenset()
+    bundles = [Bundle(False, frozenset({b, n}), 6), Bundle(False, frozenset({c}), 6), claim]
+    assert triage(bundles, costs, counts, left_s=25.0) == {a, c}
+    assert triage(bundles, costs, counts, left_s=33.0) == {a, b, c, n}
+    assert triage(bundles, costs, counts, left_s=1.0) == frozenset()
     # a pair that has fallen behind needs more rounds to reach a look: it is left out
-    assert triage(bundles, costs, rounds | {c: 5}, left_s=29.0) == {a, b, n}
+    assert triage(bundles, costs, counts | {c: 1}, left_s=29.0) == {a, b, n}
+
+
+def test_a_family_that_can_call_nothing_before_the_last_look_reserves_every_round_to_it() -> None:
+    """A claim resting on six figures, one-sided, has no level above 0 before n=8 of 8; the
+    budget must hold its pairs' rounds to n=8, not to a single figure's first look (n=6),
+    or the cheap figures kept beside it would spend what it needs and leave it open."""
+    design = sequential.Design(5, 8)
+    assert first_look(design) == 6
+    assert first_look(design, 6, 1) == 8
+    c9, cheap = ("disk", "libvirt"), ("cpu", "docker")
+    costs = {c9: 10.0, cheap: 1.0}
+    counts = dict.fromkeys(costs, 5)
+    bundles = [Bundle(True, frozenset({c9}), 8), Bundle(False, frozenset({cheap}), 6)]
+    assert triage(bundles, costs, counts, left_s=30.0) == {c9}  # 3 rounds of c9 fill it
+    assert triage(bundles, costs, counts, left_s=31.0) == {c9, cheap}
+    # a pair two families need is reserved once, for the more distant reach
+    both = [Bundle(True, frozenset({c9}), 8), Bundle(False, frozenset({c9}), 6)]
+    assert triage(both, costs, counts, left_s=30.0) == {c9}
 
 
 @pytest.mark.parametrize(
@@ -168,3 +186,19 @@ def test_a_decided_figure_frees_its_pairs_and_a_claim_family_keeps_its_own_open(
     pairs = open_figures.open_pairs(found)
     assert ("cpu", "docker") in pairs and ("cpu", "native") in pairs
     assert ("startup-warm", "libvirt") not in pairs
+
+
+def test_c8_steers_a_hardware_vms_pairs_and_none_under_emulation() -> None:
+    """C8 (the VM's cost against native) is a claim family of seven two-sided figures where
+    the VM is virtualised; under TCG the claim is not measurable, so its pairs steer nothing
+    and a tight budget need not hold them."""
+    rng = np.random.default_rng(3)
+    values = {
+        ("cpu-sysbench", "events_per_s", p): list(rng.normal(100.0, 1.0, 5))
+        for p in ("native", "libvirt")
+    }
+    hardware = {s.family.label: s for s in open_figures.standings(_frame(values), DESIGN)}
+    assert hardware["C8"].family.sides == 2
+    assert hardware["C8"].family.pairs == {("cpu-sysbench", "native"), ("cpu-sysbench", "libvirt")}
+    emulated = open_figures.standings(_frame(values), DESIGN, vm_emulated=True)
+    assert "C8" not in {s.family.label for s in emulated}
