@@ -216,6 +216,10 @@ class Suite(Strict):
     # The VM profiles the libvirt platform runs as (--vm-profile overrides): the suite that
     # feeds the claims carries `emulated` too, for C9's para- vs full virtualisation.
     vm_profiles: tuple[Name, ...] = ("default",)
+    # What the suite runs on when --platforms is not given (else DEFAULT_RUN_PLATFORMS): the
+    # suites that feed the claims name gvisor for C13; an optional platform this host lacks is
+    # left out with a note rather than refused (it was not asked for by name).
+    platforms: tuple[PlatformName, ...] | None = None
     # A suite may extend another: it takes the base's keys and replaces those it sets itself
     # (whole keys, not merged), so `claims` is quick plus the emulated VM and the experiments.
     extends: Name | None = None

@@ -35,10 +35,15 @@ def podman_problem() -> str | None:
 PROBLEMS = {"gvisor": gvisor_problem, "podman": podman_problem}
 
 
+def problem_of(platform: str) -> str | None:
+    """Why this host cannot run an optional platform (gvisor, podman), else None."""
+    check = PROBLEMS.get(base_of(platform))
+    return check() if check else None
+
+
 def require_available(platforms: Iterable[str]) -> None:
     """BenchError (one line, exit 2) naming the first platform this host cannot run."""
     for platform in platforms:
-        check = PROBLEMS.get(base_of(platform))
-        problem = check() if check else None
+        problem = problem_of(platform)
         if problem:
             raise BenchError(f"--platforms: {platform} is not available here: {problem}", SETUP_FIX)

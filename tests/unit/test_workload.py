@@ -319,3 +319,9 @@ def test_the_syscall_workload_runs_everywhere_and_is_in_quick() -> None:
     assert w.platforms == ("native", "docker", "podman", "gvisor", "libvirt")
     assert w.parser == "time-s" and set(w.metrics) == {"seconds"}
     assert "syscall-small-io" in load_suite("quick").workloads
+
+
+def test_the_suites_that_feed_the_claims_run_gvisor_for_c13_and_the_rest_the_default() -> None:
+    assert load_suite("quick").platforms == ("native", "docker", "gvisor", "libvirt")
+    assert load_suite("claims").platforms == load_suite("quick").platforms  # extends quick
+    assert load_suite("tiny").platforms is None and load_suite("full").platforms is None
