@@ -79,7 +79,7 @@ def look(run: RunData, adaptive: Adaptive, round_: int, every: frozenset[Pair], 
     )
     before = [t for t in run.trials if t.round < round_]
     spent = spent_s(before)
-    costs = _costs(before, round_)
+    costs = _costs(before)
     opened = every if round_ < adaptive.design.min_n else frozenset(open_figures.open_pairs(found))
     measure = opened
     if adaptive.budget_s is not None and costs:
@@ -155,11 +155,13 @@ def spent_s(trials: Sequence[Trial]) -> float:
     return sum(max(0.0, t.ended - t.started) for t in trials)
 
 
-def _costs(trials: Sequence[Trial], round_: int) -> dict[Pair, float]:
-    """Per pair, its trial time per round so far (warm-ups included)."""
+def _costs(trials: Sequence[Trial]) -> dict[Pair, float]:
+    """Per pair, its trial time per round it was measured in (warm-ups included): a pair the
+    budget left out of a round costs as much as before when it comes back, not half."""
     total: dict[Pair, float] = {}
+    rounds: dict[Pair, set[int]] = {}
     for t in trials:
-        total[(t.workload, t.platform)] = total.get((t.workload, t.platform), 0.0) + max(
-            0.0, t.ended - t.started
-        )
-    return {p: v / max(1, round_) for p, v in total.items()}
+        pair = (t.workload, t.platform)
+        total[pair] = total.get(pair, 0.0) + max(0.0, t.ended - t.started)
+        rounds.setdefault(pair, set()).add(t.round)
+    return {p: v / len(rounds[p]) for p, v in total.items()}

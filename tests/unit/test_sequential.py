@@ -202,3 +202,21 @@ def test_c8_steers_a_hardware_vms_pairs_and_none_under_emulation() -> None:
     assert hardware["C8"].family.pairs == {("cpu-sysbench", "native"), ("cpu-sysbench", "libvirt")}
     emulated = open_figures.standings(_frame(values), DESIGN, vm_emulated=True)
     assert "C8" not in {s.family.label for s in emulated}
+
+
+def test_a_pairs_cost_is_per_round_it_ran_in_so_one_left_out_does_not_look_cheaper() -> None:
+    """The budget's triage prices a pair by its time per measured round: averaged over every
+    round instead, a pair it left out of round 1 came back at half its cost in round 2, and
+    the cheap-looking figures spent what a claim's family needed."""
+    from bench.data.results import Trial
+    from bench.run.adaptive import _costs
+
+    def trial(round_: int, platform: str, seconds: float, warmup: bool = False) -> Trial:
+        return Trial(f"r{round_}-w-{platform}", round_, "w", "h", platform, warmup, "ok",
+                     100.0 * round_, 100.0 * round_ + seconds, "i", "host")  # fmt: skip
+
+    trials = [
+        *(trial(0, "docker", 4.0), trial(0, "docker", 1.0, warmup=True), trial(0, "native", 2.0)),
+        *(trial(1, "native", 2.0), trial(2, "native", 2.0), trial(2, "docker", 5.0)),
+    ]
+    assert _costs(trials) == {("w", "docker"): 5.0, ("w", "native"): 2.0}
