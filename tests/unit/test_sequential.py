@@ -100,13 +100,16 @@ def test_a_tight_budget_keeps_the_claims_families_then_the_cheapest_whole() -> N
     costs = {a: 10.0, b: 1.0, c: 2.0, n: 3.0}
     counts = dict.fromkeys(costs, 4)  # each family's first look (reach 6) is 2 rounds away
     claim = Bundle(True, frozenset({a}), 6)
-    # b needs n (its reference) too: 2 + 6; c alone: 4; a (a claim's) first: 20
+    # b needs n (its reference) too: 2 + 6; c alone: 4; a (a claim's) first: 20, and the
+    # figures leave a quarter of it (5) free
     bundles = [Bundle(False, frozenset({b, n}), 6), Bundle(False, frozenset({c}), 6), claim]
-    assert triage(bundles, costs, counts, left_s=25.0) == {a, c}
-    assert triage(bundles, costs, counts, left_s=33.0) == {a, b, c, n}
+    assert triage(bundles, costs, counts, left_s=29.0) == {a, c}
+    assert triage(bundles, costs, counts, left_s=28.0) == {a}  # 20 + 4 + the margin 5 > 28
+    assert triage(bundles, costs, counts, left_s=20.0) == {a}  # the claim itself needs none
+    assert triage(bundles, costs, counts, left_s=37.0) == {a, b, c, n}
     assert triage(bundles, costs, counts, left_s=1.0) == frozenset()
     # a pair that has fallen behind needs more rounds to reach a look: it is left out
-    assert triage(bundles, costs, counts | {c: 1}, left_s=29.0) == {a, b, n}
+    assert triage(bundles, costs, counts | {c: 1}, left_s=33.0) == {a, b, n}
 
 
 def test_a_family_that_can_call_nothing_before_the_last_look_reserves_every_round_to_it() -> None:
@@ -121,7 +124,7 @@ def test_a_family_that_can_call_nothing_before_the_last_look_reserves_every_roun
     counts = dict.fromkeys(costs, 5)
     bundles = [Bundle(True, frozenset({c9}), 8), Bundle(False, frozenset({cheap}), 6)]
     assert triage(bundles, costs, counts, left_s=30.0) == {c9}  # 3 rounds of c9 fill it
-    assert triage(bundles, costs, counts, left_s=31.0) == {c9, cheap}
+    assert triage(bundles, costs, counts, left_s=38.5) == {c9, cheap}  # 30 + 1 + 7.5 free
     # a pair two families need is reserved once, for the more distant reach
     both = [Bundle(True, frozenset({c9}), 8), Bundle(False, frozenset({c9}), 6)]
     assert triage(both, costs, counts, left_s=30.0) == {c9}
