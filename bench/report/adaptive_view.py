@@ -51,8 +51,19 @@ def lines(run: RunData) -> list[str]:
         ),
         "  why they stopped: " + ", ".join(f"{v} {k}" for k, v in stops.most_common()),
     ]
+    # One line for the figures the budget stopped short (a claims run leaves a hundred at
+    # n=1): the summary table above and the report still give each its own reason.
+    short = [o for o in figures if o.stop == "budget"]
     for o in figures:
-        out.append(f"  {o.label}: {_said(o)}")
+        if o.stop != "budget":
+            out.append(f"  {o.label}: {_said(o)}")
+    if short:
+        ns = sorted({o.n for o in short})
+        span = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}..{ns[-1]}"
+        out.append(
+            f"  {len(short)} figure(s) stopped by the budget at {span} before any verdict"
+            " (the claims' families go first; the summary table gives each)"
+        )
     for s in found:
         if s.family.is_claim:
             calls = "; ".join(f"{o.label.split(': ', 1)[-1]} {_said(o)}" for o in s.outcomes)
