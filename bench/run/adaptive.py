@@ -22,9 +22,9 @@ from bench.data.run_meta import min_effects
 Pair = tuple[str, str]  # (workload, platform)
 # What the claims' families hold back beyond their estimated cost before a summary figure
 # may have the rest: a pair's time per round drifts (a VM trial took 2.2 s one round and 7.4
-# the next), and in a claims run a family kept at round 1 by 10 s was dropped at round 2 for
-# what the figures beside it had spent; a family dropped part way loses its claim, a summary
-# figure left out loses only its own verdict.
+# the next), and in a claims run C9, which fitted at round 1, was dropped at round 2, 4 s
+# short, for what the figures kept beside it had spent; a family dropped part way loses its
+# claim, a summary figure left out loses only its own verdict.
 CLAIM_MARGIN: Final = 0.25
 
 

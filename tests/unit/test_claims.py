@@ -733,3 +733,15 @@ def test_c13_sandbox_starts_like_a_container_and_pays_per_system_call() -> None:
     absent = [s for s in sandbox(0.35, 2.5) if s.platform != "gvisor"]
     gone = verdict_of(run_of(samples=absent), "C13")
     assert gone.verdict == "not measured in this run" and "gvisor" in gone.how
+
+
+def test_a_ratio_without_an_interval_is_shown_without_one() -> None:
+    """A budget can stop a figure at n=1: C8's key then names its ratio, never "[nan, nan]"."""
+    from bench.analysis.claims import speed
+    from bench.analysis.claims.evidence import Stat
+
+    alone = Stat("net-iperf3", "libvirt", "gbit_per_s", 1.0, 1.0, 1.0, "Gbit/s", 1, 0.455)
+    paired = Stat("cpu-sysbench", "libvirt", "events_per_s", 1.0, 0.9, 1.1, "", 6, 0.8, 0.7, 0.9)
+    assert speed._worse([alone]).endswith("furthest net-iperf3 x0.455")
+    assert "nan" not in speed._tally([alone, paired])
+    assert "cpu-sysbench events_per_s x0.8 [0.7, 0.9] n=6" in speed._tally([alone, paired])

@@ -210,8 +210,16 @@ def _worse(rows: Sequence[Stat]) -> str:
     positive = [s for s in rows if math.isfinite(s.ratio) and s.ratio > 0]
     if positive:
         far = max(positive, key=lambda s: abs(math.log(s.ratio)))
-        interval = f"[{far.ratio_low:.3g}, {far.ratio_high:.3g}]"
-        text += f", furthest {far.workload} x{far.ratio:.3g} {interval}"
+        text += f", furthest {far.workload} {_ratio_text(far)}"
+    return text
+
+
+def _ratio_text(s: Stat) -> str:
+    """e.g. "x0.52 [0.5, 0.58]"; the interval only where there is one (n >= 2 a side; a
+    budget can stop a figure at n=1, and "[nan, nan]" says nothing)."""
+    text = f"x{s.ratio:.3g}"
+    if math.isfinite(s.ratio_low) and math.isfinite(s.ratio_high):
+        text += f" [{s.ratio_low:.3g}, {s.ratio_high:.3g}]"
     return text
 
 
@@ -231,11 +239,7 @@ def _ratio_figure(s: Stat, against: str = "native") -> ClaimFigure:
 def _tally(rows: Sequence[Stat]) -> str:
     if not rows:
         return "none measured"
-    return ", ".join(
-        f"{s.workload} {s.metric} x{s.ratio:.3g} [{s.ratio_low:.3g}, {s.ratio_high:.3g}]"
-        f" n={s.n} {s.verdict}"
-        for s in rows
-    )
+    return ", ".join(f"{s.workload} {s.metric} {_ratio_text(s)} n={s.n} {s.verdict}" for s in rows)
 
 
 # --- C9 para-virtualisation ----------------------------------------------------------------------
