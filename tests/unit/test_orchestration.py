@@ -62,6 +62,17 @@ def test_registered_with_settings_checked_before_the_run() -> None:
         Settings.of({**OrchestrationExperiment.defaults, "scale_to": 1})
 
 
+def test_what_is_only_shown_repeats_as_often_as_what_is_judged_unless_told() -> None:
+    def settings(**given: int) -> Settings:
+        chosen = catalog.choose({"orchestration": given}, None, "suite")
+        return Settings.of(chosen[-1][1])
+
+    assert settings(repeats=6).shown_repeats == 6
+    assert (settings(repeats=6, shown_repeats=3).shown_repeats, settings().repeats) == (3, 5)
+    with pytest.raises(catalog.ExperimentChoiceError, match="must be positive"):
+        catalog.resolve("orchestration", {"shown_repeats": 0}, "suite")
+
+
 def test_every_name_carries_the_run_so_gc_finds_it() -> None:
     layout = swarm.Layout(RUN, Path("/state/runs") / RUN)
     assert labels.run_of(layout.namespace) == RUN
