@@ -12,7 +12,7 @@ family, since "the classic findings hold here" rests on all its rows at once. Th
   anything inconclusive (too few repeats, noisy, a test that cannot fire) -> inconclusive.
 Calibrated like the claims (bench.analysis.classic_calibration): under A/A no row is called
 worse, and with every subject worse by exactly the minimum effect no row is called no worse,
-in more than 1% of runs. Pure: a run in, rows out.
+in more than 1% of runs. Pure: samples in, rows out (bench.analysis.classic_run reads a run).
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from typing import Final, Literal
 import pandas as pd
 
 from bench.analysis import gate, stats
-from bench.analysis.claims.evidence import TCG_SPEED, RunView
-from bench.data.results import RunData
-from bench.data.run_meta import min_effects
+from bench.analysis.claims.evidence import TCG_SPEED
 
 NATIVE: Final = "native"
 SUBJECT: Final = "classic"  # every row's subject, renamed: one Holm family for the table
@@ -215,14 +213,3 @@ def judge(
             )
         )
     return results
-
-
-def assess(run: RunData) -> list[ClassicResult]:
-    """The classic table of a run; empty when the run measured none of its workloads."""
-    view = RunView(run)
-    wanted = {(row.workload, row.metric) for row in ROWS}
-    if not any((s.workload, s.metric) in wanted for s in view.samples):
-        return []
-    frame = view.workload_frame(wanted)
-    frame = frame[frame["status"] == "ok"] if "status" in frame else frame
-    return judge(frame, tcg=view.tcg, effects=min_effects(run.meta))

@@ -4,8 +4,11 @@ each stands after the looks so far (bench.analysis.sequential judges them).
 A figure is what the summary table shows: a platform's metric against native, two-sided.
 A claim family is the trial figures one claim rests on together (its subject against its
 reference platform, one-sided in the direction the claim states where it states one, Holm
-over the family): its pairs stay open until the family is decided. A (workload, platform)
-pair is measured again while any family it feeds is open. Pure: a samples frame in, outcomes out.
+over the family): its pairs stay open until the family is decided. The classic table
+(bench.analysis.classic) is one family too: each row asks whether its subject is worse than
+native or no worse, all rows judged together (sequential.follow_orderings). A (workload,
+platform) pair is measured again while any family it feeds is open. Pure: a samples frame in,
+outcomes out.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 
-from bench.analysis import gate, sequential
+from bench.analysis import classic, gate, sequential
 from bench.analysis.claims.evidence import (
     CONTAINER,
     EMULATED_VM,
@@ -73,11 +76,27 @@ class Family:
     members: tuple[sequential.Member, ...]
     sides: sequential.Sides
     pairs: frozenset[Pair]
+    orderings: bool = False  # the classic table: "worse, or no worse?" per member
 
     @property
-    def is_claim(self) -> bool:
-        """A claim's family (labelled by the claim), not one figure of the summary table."""
-        return self.label in CLAIM_FAMILIES
+    def judged_whole(self) -> bool:
+        """A family one verdict rests on (a claim's, labelled by the claim, or the classic
+        table's), not one figure of the summary table."""
+        return self.label in CLAIM_FAMILIES or self.orderings
+
+    @property
+    def tests(self) -> int:
+        """How many shares of alpha the family's looks split (what its first look hinges on)."""
+        return sequential.ordering_tests(len(self.members)) if self.orderings else len(self.members)
+
+    def follow(
+        self, design: sequential.Design, *, finished: bool, seed: int
+    ) -> list[sequential.Outcome]:
+        if self.orderings:
+            return sequential.follow_orderings(self.members, design, finished=finished, seed=seed)
+        return sequential.follow(
+            self.members, design, sides=self.sides, finished=finished, seed=seed
+        )
 
 
 @dataclass(frozen=True)
@@ -127,7 +146,34 @@ def families(
             pairs |= {(w, spec.subject), (w, spec.reference)}
         if members:
             found.append(Family(claim, tuple(members), spec.sides, frozenset(pairs)))
-    return found
+    table = _classic_family(values, effects)
+    return [*found, table] if table else found
+
+
+def _classic_family(
+    values: Mapping[tuple[str, str, str], tuple[bool, Sequence[float]]],
+    effects: Mapping[tuple[str, str], float],
+) -> Family | None:
+    """The classic table's rows the samples measure, as one ordering family (its label is
+    classic.SUBJECT; each member's label is `classic: <row key>`)."""
+    members = []
+    pairs: set[Pair] = set()
+    for row in classic.ROWS:
+        mine = values.get((row.workload, row.metric, row.subject))
+        theirs = values.get((row.workload, row.metric, classic.NATIVE))
+        if mine is None or theirs is None:
+            continue
+        effect = effects.get((row.workload, row.metric), gate.MIN_EFFECT)
+        label = f"{classic.SUBJECT}: {row.key}"
+        members.append(
+            sequential.Member(
+                label, row.subject, classic.NATIVE, mine[1], theirs[1], mine[0], effect
+            )
+        )
+        pairs |= {(row.workload, row.subject), (row.workload, classic.NATIVE)}
+    if not members:
+        return None
+    return Family(classic.SUBJECT, tuple(members), 2, frozenset(pairs), orderings=True)
 
 
 def standings(
@@ -140,12 +186,7 @@ def standings(
     vm_emulated: bool = False,
 ) -> list[Standing]:
     return [
-        Standing(
-            f,
-            tuple(
-                sequential.follow(f.members, design, sides=f.sides, finished=finished, seed=seed)
-            ),
-        )
+        Standing(f, tuple(f.follow(design, finished=finished, seed=seed)))
         for f in families(samples, min_effects, vm_emulated=vm_emulated)
     ]
 

@@ -19,7 +19,7 @@ def overlay(run: RunData, table: pd.DataFrame) -> pd.DataFrame:
     found = standings(run)
     if not found or table.empty:
         return table
-    by_label = {s.family.label: s.outcomes[0] for s in found if not s.family.is_claim}
+    by_label = {s.family.label: s.outcomes[0] for s in found if not s.family.judged_whole}
     table = table.copy()
     for i, row in table.iterrows():
         outcome = by_label.get(f"{row['workload']} {row['metric']} {row['platform']}")
@@ -40,7 +40,7 @@ def lines(run: RunData) -> list[str]:
         return []
     stop = stop_event(run)
     head = f"adaptive: {stop.message}" if stop else "adaptive: the run did not reach its end"
-    figures = [s.outcomes[0] for s in found if not s.family.is_claim]
+    figures = [s.outcomes[0] for s in found if not s.family.judged_whole]
     counts = Counter(o.status for o in figures)
     stops = Counter(o.stop for o in figures)
     out = [
@@ -65,7 +65,7 @@ def lines(run: RunData) -> list[str]:
             " (the claims' families go first; the summary table gives each)"
         )
     for s in found:
-        if s.family.is_claim:
+        if s.family.judged_whole:
             calls = "; ".join(f"{o.label.split(': ', 1)[-1]} {_said(o)}" for o in s.outcomes)
             out.append(f"  {s.family.label}: {calls}")
     return out

@@ -24,7 +24,7 @@ from typing import Any, Final
 import jinja2
 from markupsafe import Markup
 
-from bench.analysis import classic
+from bench.analysis import classic_run
 from bench.analysis.claims import assess
 from bench.core.paths import atomic_path, reports_dir
 from bench.data.results import TIMESERIES, RunData, load_run
@@ -99,7 +99,7 @@ def render_run(
         "platform_tags": platform_tags(frame, platforms, accel),
         "groups": summary_groups(run, summary, platforms),
         "claims": claim_rows(assess(run)),
-        "classic": classic_rows(classic.assess(run)),
+        "classic": classic_rows(classic_run.assess(run)),
         "references": reference_rows(summary, accel),
         "resources": resource_rows(run, platforms),
         "sections": workload_sections(run, frame, summary, platforms, series, links_base, files),

@@ -113,8 +113,8 @@ def _bundles(
     for s in found:
         pairs = s.family.pairs & opened
         if pairs and s.open:
-            reach = first_look(design, len(s.family.members), s.family.sides)
-            bundles.append(Bundle(s.family.is_claim, pairs, reach))
+            reach = first_look(design, s.family.tests, s.family.sides)
+            bundles.append(Bundle(s.family.judged_whole, pairs, reach))
     covered = frozenset(p for b in bundles for p in b.pairs)
     single = first_look(design)
     bundles += [Bundle(False, frozenset({p}), single) for p in sorted(opened - covered)]
