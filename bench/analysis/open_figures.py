@@ -77,6 +77,9 @@ class Family:
     sides: sequential.Sides
     pairs: frozenset[Pair]
     orderings: bool = False  # the classic table: "worse, or no worse?" per member
+    # an ordering family's members are questions of their own: each member's pairs, so a
+    # decided row frees its platforms while the others go on (empty: the family's pairs)
+    member_pairs: tuple[frozenset[Pair], ...] = ()
 
     @property
     def judged_whole(self) -> bool:
@@ -107,6 +110,15 @@ class Standing:
     @property
     def open(self) -> bool:
         return any(o.open for o in self.outcomes)
+
+    @property
+    def open_pairs(self) -> frozenset[Pair]:
+        """The pairs the next round must measure for this family: all of a claim's while it
+        is open, an ordering family's open members' only."""
+        if not self.family.member_pairs:
+            return self.family.pairs if self.open else frozenset()
+        mine = zip(self.family.member_pairs, self.outcomes, strict=True)
+        return frozenset(p for pairs, o in mine if o.open for p in pairs)
 
 
 def families(
@@ -157,7 +169,7 @@ def _classic_family(
     """The classic table's rows the samples measure, as one ordering family (its label is
     classic.SUBJECT; each member's label is `classic: <row key>`)."""
     members = []
-    pairs: set[Pair] = set()
+    pairs: list[frozenset[Pair]] = []
     for row in classic.ROWS:
         mine = values.get((row.workload, row.metric, row.subject))
         theirs = values.get((row.workload, row.metric, classic.NATIVE))
@@ -170,10 +182,14 @@ def _classic_family(
                 label, row.subject, classic.NATIVE, mine[1], theirs[1], mine[0], effect
             )
         )
-        pairs |= {(row.workload, row.subject), (row.workload, classic.NATIVE)}
+        pairs.append(frozenset({(row.workload, row.subject), (row.workload, classic.NATIVE)}))
     if not members:
         return None
-    return Family(classic.SUBJECT, tuple(members), 2, frozenset(pairs), orderings=True)
+    every = frozenset().union(*pairs)
+    # one-sided: both of a row's tests are (sequential.follow_orderings)
+    return Family(
+        classic.SUBJECT, tuple(members), 1, every, orderings=True, member_pairs=tuple(pairs)
+    )
 
 
 def standings(
@@ -192,7 +208,7 @@ def standings(
 
 
 def open_pairs(found: Iterable[Standing]) -> set[Pair]:
-    return {pair for s in found if s.open for pair in s.family.pairs}
+    return {pair for s in found for pair in s.open_pairs}
 
 
 def _values(samples: pd.DataFrame) -> dict[tuple[str, str, str], tuple[bool, Sequence[float]]]:

@@ -311,20 +311,23 @@ def follow_orderings(
 ) -> list[Outcome]:
     """An ordering family's looks (the classic table: is each subject worse than its
     reference, or no worse?), each member judged by gate.decide_orderings at the look's level
-    split evenly over the family: "worse" or "better" by the two-sided U test and the minimum
-    effect, "no worse" when the one-sided U test rules out worse by the minimum effect. Any of
-    the three sticks and stops the member; the family stops when every member has one, or at
-    the largest n. No stop for noise: "no worse" needs no CV limit, only repeats.
+    split over both tests of every member: "worse" by the one-sided U test toward worse and
+    the minimum effect, "no worse" when the one-sided U test rules out worse by the minimum
+    effect (a subject better than its reference is answered so). Either sticks and stops the
+    member; the family stops when every member has one, or at the largest n. No stop for
+    noise: "no worse" needs no CV limit, only repeats.
 
-    Bonferroni over both tests of every member (2k paths), not the fixed table's Holm over
-    k: the looks' levels hold each test's path to its share of the family's allowance, and a
-    step-down that relaxes once true "worse" rows are called is not what they were set for.
-    At k shares (one per member, since a member's two nulls exclude each other) the
-    simulated tables with every subject worse by exactly the minimum effect answered "no
-    worse" 7 times in 300 (2.3%, the fixed table 2); at 2k, within the 1% the calibration
-    holds. Calibrated by bench.analysis.classic_calibration (adaptive)."""
+    Bonferroni over the 2k one-sided tests, not the fixed table's Holm over k two-sided
+    comparisons: the looks' levels hold each test's path to its share of the family's
+    allowance, and a step-down that relaxes once true "worse" rows are called is not what
+    they were set for (at k shares, with every subject worse by exactly the minimum effect,
+    7 simulated tables in 300 answered "no worse": 2.3%). One-sided, because a two-sided p
+    under scipy's normal approximation cannot reach 1/28 of alpha before n=10, and the VM's
+    rows would cost two rounds more than the fixed table's 8. Calibrated by
+    bench.analysis.classic_calibration (adaptive)."""
     tests = ordering_tests(len(members))
-    policy_for = _policies(design, tests, 2)
+    policy_for = _policies(design, tests, 1)
+    toward_worse = [replace(m, expect="worse") for m in members]
     reached = min((min(len(m.values), len(m.ref_values)) for m in members), default=0)
     sticky: dict[int, Outcome] = {}
     last: list[Outcome] = []
@@ -334,22 +337,27 @@ def follow_orderings(
         policy = policy_for(n)
         if policy.alpha <= 0 and n < design.max_n:
             continue  # nothing is reachable at this look: no call, no stop
-        evidences = [look_evidence(m, n, 2, resamples, seed) for m in members]
-        no_worse = [
-            gate.mwu_no_worse(
-                _finite(m.values[:n]), _finite(m.ref_values[:n]), m.higher_is_better, m.min_effect
-            )
-            for m in members
-        ]
         each = replace(policy, alpha=policy.alpha / tests)
         decisions = [
-            gate.decide_orderings([ev], [p], each, min_effects=[m.min_effect])[0]
-            for m, ev, p in zip(members, evidences, no_worse, strict=True)
+            gate.decide_orderings(
+                [look_evidence(m, n, 1, resamples, seed)],
+                [
+                    gate.mwu_no_worse(
+                        _finite(m.values[:n]),
+                        _finite(m.ref_values[:n]),
+                        m.higher_is_better,
+                        m.min_effect,
+                    )
+                ],
+                each,
+                min_effects=[m.min_effect],
+            )[0]
+            for m in toward_worse
         ]
         last = []
         for i, (m, d) in enumerate(zip(members, decisions, strict=True)):
             if i not in sticky and d.call in ORDERED:
-                status: Status = "SAME" if d.call == "no worse" else "DIFFERENT"
+                status: Status = "DIFFERENT" if d.call == "worse" else "SAME"
                 sticky[i] = Outcome(
                     m.label, status, d.call, n, "decided", d.reason, policy.alpha, d.code
                 )
@@ -364,11 +372,12 @@ def follow_orderings(
     return _unfinished(members, design, reached, last, finished)
 
 
-ORDERED: Final = ("better", "worse", "no worse")  # an ordering's answers: each one decides
+ORDERED: Final = ("worse", "no worse")  # an ordering's answers: each one decides
 
 
 def ordering_tests(members: int) -> int:
-    """How many shares an ordering family's allowance is split into: two tests a member."""
+    """How many shares an ordering family's allowance is split into: two one-sided tests a
+    member (its looks' levels are those of a family of that many, one-sided)."""
     return 2 * members
 
 

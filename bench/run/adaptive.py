@@ -111,8 +111,8 @@ def _bundles(
 ) -> list[Bundle]:
     bundles: list[Bundle] = []
     for s in found:
-        pairs = s.family.pairs & opened
-        if pairs and s.open:
+        pairs = s.open_pairs & opened
+        if pairs:
             reach = first_look(design, s.family.tests, s.family.sides)
             bundles.append(Bundle(s.family.judged_whole, pairs, reach))
     covered = frozenset(p for b in bundles for p in b.pairs)

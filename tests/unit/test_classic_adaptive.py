@@ -70,8 +70,8 @@ def test_the_tables_calls_come_from_the_looks() -> None:
 @pytest.mark.slow
 def test_the_adaptive_table_is_calibrated_and_keeps_its_power() -> None:
     """Both false calls within 1% over every look; all "worse" rows with a 10% effect agree
-    in at least 80% of tables on the promised distributions (Bonferroni over both tests of
-    every row costs a little against the fixed table's Holm at the same n: it is shown)."""
+    in at least 80% of tables on the promised distributions, and at least as often as in the
+    fixed table at the same largest n."""
     rates = classic_calibration.calibrate_adaptive(sims=40)
     for kind in ("false", "false no worse"):
         cells = [(kind, r.hits, r.sims, r) for r in rates if r.kind == kind]
@@ -80,4 +80,23 @@ def test_the_adaptive_table_is_calibrated_and_keeps_its_power() -> None:
     power = [r for r in rates if r.kind == "power" and r.distribution in calibration.PROMISED]
     assert len(power) == len(calibration.PROMISED)
     assert all(r.rate >= calibration.POWER_LIMIT for r in power), power
-    assert all(r.hits >= r.fixed_hits - 0.1 * r.sims for r in power), power
+    assert all(r.hits >= r.fixed_hits for r in power), power
+
+
+def test_a_decided_row_frees_its_platform_while_an_open_row_keeps_its_own() -> None:
+    """The VM's rows, called early, stop costing VM trials; a noisy container row goes on,
+    with native beside it (native's pair stays open while any row of that workload is)."""
+    rng = np.random.default_rng(6)
+
+    def noisy(r: np.random.Generator, k: int) -> np.ndarray:
+        return r.lognormal(0.0, 0.3, k)
+
+    factors = {r.key: 10.0 for r in classic.ROWS if r.subject == "libvirt"}
+    frame = classic_calibration.synthetic_frame(noisy, 9, rng, factors)
+    found = [s for s in open_figures.standings(frame, DESIGN) if s.family.orderings]
+    [table] = found
+    calls = {o.label: o for o in table.outcomes}
+    assert calls["classic: hpl-kvm"].call == "worse" and not calls["classic: hpl-kvm"].open
+    assert calls["classic: hpl-docker"].open
+    assert ("app-hpcc", "libvirt") not in table.open_pairs
+    assert {("app-hpcc", "docker"), ("app-hpcc", "native")} <= table.open_pairs
