@@ -88,6 +88,12 @@ class Design:
         """Each look's nominal alpha (what the gate's Policy gets), for a family of `family`."""
         return _levels(self, family, sides)
 
+    def first_look(self, family: int = 1, sides: Sides = 2) -> int:
+        """The first n at which a family of `family` figures can be called at all (`follow`
+        skips the looks before it: their level is 0)."""
+        levels = self.levels(family, sides)
+        return next((n for n, a in zip(self.looks(), levels, strict=True) if a > 0), self.max_n)
+
     def level_at(self, n: int, family: int = 1, sides: Sides = 2) -> float:
         if n < self.min_n:
             return 0.0

@@ -113,10 +113,10 @@ def _bundles(
     for s in found:
         pairs = s.open_pairs & opened
         if pairs:
-            reach = first_look(design, s.family.tests, s.family.sides)
+            reach = design.first_look(s.family.tests, s.family.sides)
             bundles.append(Bundle(s.family.judged_whole, pairs, reach))
     covered = frozenset(p for b in bundles for p in b.pairs)
-    single = first_look(design)
+    single = design.first_look()
     bundles += [Bundle(False, frozenset({p}), single) for p in sorted(opened - covered)]
     return bundles
 
@@ -152,12 +152,6 @@ def triage(
             for p in b.pairs:
                 reserved[p] = max(reserved.get(p, 0), rounds(b, p))
     return frozenset(reserved)
-
-
-def first_look(design: sequential.Design, family: int = 1, sides: sequential.Sides = 2) -> int:
-    """The first n at which a family of `family` figures can be called at all."""
-    levels = design.levels(family, sides)
-    return next((n for n, a in zip(design.looks(), levels, strict=True) if a > 0), design.max_n)
 
 
 def spent_s(trials: Sequence[Trial]) -> float:

@@ -11,7 +11,7 @@ import pytest
 from bench.analysis import gate, open_figures, sequential
 from bench.core.durations import parse_duration
 from bench.core.errors import BenchError
-from bench.run.adaptive import Adaptive, Bundle, Look, first_look, triage
+from bench.run.adaptive import Adaptive, Bundle, Look, triage
 from bench.run.schedule import round_keys
 
 DESIGN = sequential.Design()  # looks at n = 5..12
@@ -117,8 +117,8 @@ def test_a_family_that_can_call_nothing_before_the_last_look_reserves_every_roun
     budget must hold its pairs' rounds to n=8, not to a single figure's first look (n=6),
     or the cheap figures kept beside it would spend what it needs and leave it open."""
     design = sequential.Design(5, 8)
-    assert first_look(design) == 6
-    assert first_look(design, 6, 1) == 8
+    assert design.first_look() == 6
+    assert design.first_look(6, 1) == 8
     c9, cheap = ("disk", "libvirt"), ("cpu", "docker")
     costs = {c9: 10.0, cheap: 1.0}
     counts = dict.fromkeys(costs, 5)
