@@ -18,6 +18,7 @@ from bench.core.platform_names import base_of, expand_vm_profiles
 from bench.core.workload import (
     ALL_PLATFORMS,
     DEFAULT_RUN_PLATFORMS,
+    Suite,
     Workload,
     load_all,
     load_suite,
@@ -235,8 +236,9 @@ def run_command(
     if resume_ref:
         run_session.resume(resume_ref, out)
         return
-    profiles = parse_profiles(vm_profiles_text or _suite_profiles(suite, bool(picks)))
-    given = platforms_text or _suite_platforms(suite, bool(picks))
+    spec = None if picks else load_suite(suite)  # read once: every default below is its
+    profiles = parse_profiles(vm_profiles_text or _suite_profiles(spec))
+    given = platforms_text or _suite_platforms(spec)
     platforms = expand_vm_profiles(_platforms(given), profiles)
     chosen = select(suite, picks, _overrides(repeats, warmups, duration))
     chosen = _on_platforms(chosen, platforms)
@@ -250,26 +252,25 @@ def run_command(
         fresh=fresh,
         accel=cast(AccelChoice, accel),
         sample_hz=sample_hz,
-        experiments=_experiments(suite, bool(picks), experiments_text),
+        experiments=_experiments(spec, experiments_text),
         vm_profiles=profiles,
-        adaptive=_adaptive(suite, bool(picks), budget_text, repeats, chosen),
+        adaptive=_adaptive(spec, budget_text, repeats, chosen),
     )
     run_session.execute(plan, root / plan.run_id, None, out)
 
 
 def _adaptive(
-    suite: str, custom: bool, text: str | None, repeats: int | None, chosen: list[Workload]
+    spec: Suite | None, text: str | None, repeats: int | None, chosen: list[Workload]
 ) -> Any:
     """The adaptive plan: --budget, else the suite's budget; None for fixed repeats. The looks
     run from the gate's minimum repeats to --repeats, the suite's max_repeats, or 12."""
     from bench.analysis import gate, sequential
     from bench.run.adaptive import Adaptive
 
-    spec = None if custom else load_suite(suite)
     given = text if text is not None else (spec.budget if spec else None)
     if given is None or given.strip().lower() == "none":
         return None
-    where = "--budget" if text is not None else f"suite {suite}: budget"
+    where = "--budget" if text is not None or spec is None else f"suite {spec.name}: budget"
     budget = parse_duration(given, where)
     most = max((w.repeats for w in chosen), default=0)
     max_n = repeats or (spec.max_repeats if spec and spec.max_repeats else None)
@@ -277,29 +278,30 @@ def _adaptive(
     return Adaptive(sequential.Design(max_n=max_n), budget)
 
 
-def _suite_platforms(suite: str, custom: bool) -> str:
+def _suite_platforms(spec: Suite | None) -> str:
     """The suite's platforms, those this host can run: gvisor or podman named by a suite but
     missing here is left out with a note (C13 then says it was not measured), not refused."""
-    named = None if custom else load_suite(suite).platforms
+    named = spec.platforms if spec else None
     kept = []
     for name in named or DEFAULT_RUN_PLATFORMS:
         problem = problem_of(name)
-        if problem:
-            click.echo(f"note: suite {suite} left out {name}: {problem} ({SETUP_FIX})", err=True)
+        if problem and spec:
+            note = f"note: suite {spec.name} left out {name}: {problem} ({SETUP_FIX})"
+            click.echo(note, err=True)
         else:
             kept.append(name)
     return ",".join(kept)
 
 
-def _suite_profiles(suite: str, custom: bool) -> str:
-    return "default" if custom else ",".join(load_suite(suite).vm_profiles)
+def _suite_profiles(spec: Suite | None) -> str:
+    return ",".join(spec.vm_profiles) if spec else "default"
 
 
-def _experiments(suite: str, custom: bool, text: str | None) -> tuple[Any, ...]:
+def _experiments(spec: Suite | None, text: str | None) -> tuple[Any, ...]:
     """The suite's experiments table, or --experiments (with the suite's settings for them)."""
-    table = {} if custom else load_suite(suite).experiments
+    table = spec.experiments if spec else {}
     names = None if text is None else parse_names(text)
-    return choose(table, names, "--experiments" if custom else f"suite {suite}")
+    return choose(table, names, f"suite {spec.name}" if spec else "--experiments")
 
 
 def _check_results_root(root: Path) -> None:

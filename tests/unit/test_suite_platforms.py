@@ -7,6 +7,7 @@ import pytest
 
 from bench.cli import run as run_cli
 from bench.core.errors import BenchError
+from bench.core.workload import load_suite
 from bench.host import availability
 
 
@@ -14,9 +15,9 @@ def test_a_suite_runs_its_own_platforms_where_the_host_has_them(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(availability, "PROBLEMS", {"gvisor": lambda: None})
-    assert run_cli._suite_platforms("quick", custom=False) == "native,docker,gvisor,libvirt"
-    assert run_cli._suite_platforms("tiny", custom=False) == "native,docker,libvirt"
-    assert run_cli._suite_platforms("quick", custom=True) == "native,docker,libvirt"
+    assert run_cli._suite_platforms(load_suite("quick")) == "native,docker,gvisor,libvirt"
+    assert run_cli._suite_platforms(load_suite("tiny")) == "native,docker,libvirt"
+    assert run_cli._suite_platforms(None) == "native,docker,libvirt"
     assert capsys.readouterr().err == ""
 
 
@@ -24,7 +25,7 @@ def test_an_optional_platform_the_host_lacks_is_left_out_with_a_note_not_refused
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(availability, "PROBLEMS", {"gvisor": lambda: "runsc is not installed"})
-    assert run_cli._suite_platforms("quick", custom=False) == "native,docker,libvirt"
+    assert run_cli._suite_platforms(load_suite("quick")) == "native,docker,libvirt"
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "left out gvisor: runsc is not installed" in err
     assert "vcbench host setup" in err
