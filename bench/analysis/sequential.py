@@ -37,7 +37,7 @@ bench.analysis.calibration_sequential measures it all on skewed, bimodal and out
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from statistics import NormalDist
@@ -264,16 +264,9 @@ def follow(
     member is too noisy to ever decide. `finished`: no more values will come (the budget is
     spent or the run ended): what is still open says why. Pure and deterministic.
     """
-    policy_for = _policies(design, len(members), sides)
-    reached = min((min(len(m.values), len(m.ref_values)) for m in members), default=0)
     sticky: dict[int, Outcome] = {}
     last: list[Outcome] = []
-    for n in design.looks():
-        if n > reached:
-            break
-        policy = policy_for(n)
-        if policy.alpha <= 0 and n < design.max_n:
-            continue  # nothing is reachable at this look: no call, no stop
+    for n, policy in _looks_reached(members, design, _policies(design, len(members), sides)):
         evidences = [look_evidence(m, n, sides, resamples, seed) for m in members]
         effects = [m.min_effect for m in members]
         decisions = gate.decide_family(evidences, policy, min_effects=effects)
@@ -304,7 +297,7 @@ def follow(
             ]
         if n >= design.max_n:
             return [o if o.stop == "decided" else _ended(o, "max n") for o in last]
-    return _unfinished(members, design, reached, last, finished)
+    return _unfinished(members, design, last, finished)
 
 
 def follow_orderings(
@@ -332,17 +325,10 @@ def follow_orderings(
     rows would cost two rounds more than the fixed table's 8. Calibrated by
     bench.analysis.classic_calibration (adaptive)."""
     tests = ordering_tests(len(members))
-    policy_for = _policies(design, tests, 1)
     toward_worse = [replace(m, expect="worse") for m in members]
-    reached = min((min(len(m.values), len(m.ref_values)) for m in members), default=0)
     sticky: dict[int, Outcome] = {}
     last: list[Outcome] = []
-    for n in design.looks():
-        if n > reached:
-            break
-        policy = policy_for(n)
-        if policy.alpha <= 0 and n < design.max_n:
-            continue  # nothing is reachable at this look: no call, no stop
+    for n, policy in _looks_reached(members, design, _policies(design, tests, 1)):
         each = replace(policy, alpha=policy.alpha / tests)
         decisions = [
             gate.decide_orderings(
@@ -375,7 +361,7 @@ def follow_orderings(
             return last
         if n >= design.max_n:
             return [o if o.stop == "decided" else _ended(o, "max n") for o in last]
-    return _unfinished(members, design, reached, last, finished)
+    return _unfinished(members, design, last, finished)
 
 
 ORDERED: Final = ("worse", "no worse")  # an ordering's answers: each one decides
@@ -387,17 +373,33 @@ def ordering_tests(members: int) -> int:
     return 2 * members
 
 
+def _reached(members: Sequence[Member]) -> int:
+    """The n a side every member has reached (a look at n reads the first n values)."""
+    return min((min(len(m.values), len(m.ref_values)) for m in members), default=0)
+
+
+def _looks_reached(
+    members: Sequence[Member], design: Design, policy_for: Callable[[int], gate.Policy]
+) -> Iterator[tuple[int, gate.Policy]]:
+    """The looks the values so far reach, each with its policy; a look before the largest n
+    whose level is 0 is skipped: nothing is reachable there, so no call and no stop."""
+    reached = _reached(members)
+    for n in design.looks():
+        if n > reached:
+            return
+        policy = policy_for(n)
+        if policy.alpha > 0 or n >= design.max_n:
+            yield n, policy
+
+
 def _unfinished(
-    members: Sequence[Member],
-    design: Design,
-    reached: int,
-    last: Sequence[Outcome],
-    finished: bool,
+    members: Sequence[Member], design: Design, last: Sequence[Outcome], finished: bool
 ) -> list[Outcome]:
     """A family the looks have not ended: still open, or stopped by the budget (`finished`)."""
     ending: Stop = "budget" if finished else "open"
     if last:
         return [o if o.stop == "decided" else _ended(o, ending) for o in last]
+    reached = _reached(members)
     # not yet at a look that can call anything
     few = reached < design.min_n
     why = (
