@@ -123,7 +123,7 @@ def calibrate(*, sims: int = SIMS, seed: int = calibration.SEED) -> list[calibra
     return rates
 
 
-# the felter suite's looks: from 5 repeats a side to 12
+# the felter suite's looks: from 5 repeats a side to its max_repeats (a test holds them equal)
 ADAPTIVE_DESIGN: Final = sequential.Design(max_n=12)
 ADAPTIVE_SIMS: Final = 100  # per distribution and kind: each simulated run follows the table
 # the ratio's interval only words a reason here ("no difference" is never an ordering's
@@ -145,21 +145,16 @@ def adaptive_calls(
         outcomes = sequential.follow_orderings(family.members, design, resamples=ADAPTIVE_RESAMPLES)
         stopped += max(o.n for o in outcomes)
         by_key = {o.label.split(": ", 1)[1]: o for o in outcomes}
+        calls = {row.key: by_key[row.key].decided_call for row in classic.ROWS}
         looked = [
             classic.ClassicResult(
-                row,
-                classic.agreement(row.expect, _decided(by_key[row.key])),
-                call=_decided(by_key[row.key]),
+                row, classic.agreement(row.expect, calls[row.key]), calls[row.key]
             )
             for row in classic.ROWS
         ]
         hits += _hit(kind, looked)
         fixed += _hit(kind, classic.judge(frame, resamples=ADAPTIVE_RESAMPLES, seed=seed))
     return hits, fixed, stopped / sims
-
-
-def _decided(o: sequential.Outcome) -> str:
-    return o.call if o.stop == "decided" else "inconclusive"
 
 
 def calibrate_adaptive(*, sims: int = ADAPTIVE_SIMS, seed: int = calibration.SEED) -> list[SeqRate]:

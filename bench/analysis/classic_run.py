@@ -47,7 +47,7 @@ def as_looked(
         if outcome is None or r.agreement == "not measured":
             out.append(r)
             continue
-        call = outcome.call if outcome.stop == "decided" else "inconclusive"
+        call = outcome.decided_call
         reason = f"{outcome.text()} (alpha {outcome.level:.2g}): {outcome.reason}"
         agreement = classic.agreement(r.row.expect, call)
         out.append(dataclasses.replace(r, call=call, agreement=agreement, reason=reason))

@@ -234,6 +234,12 @@ class Outcome:
     def open(self) -> bool:
         return self.stop == "open"
 
+    @property
+    def decided_call(self) -> gate.Call:
+        """The call the looks stand by: the one they decided, else inconclusive (a call seen at
+        the last look without deciding is not one)."""
+        return self.call if self.stop == "decided" else "inconclusive"
+
     def text(self) -> str:
         if self.stop == "decided":
             return f"decided at n={self.n}"

@@ -17,6 +17,7 @@ from bench.analysis import (
     sequential,
 )
 from bench.analysis.classic_run import as_looked
+from bench.core.workload import load_suite
 from tests.support.calibration_checks import assert_false_calls_within
 
 DESIGN = sequential.Design(max_n=12)
@@ -26,6 +27,12 @@ def _member(factor: float, cv: float, seed: int, n: int = 12) -> sequential.Memb
     rng = np.random.default_rng(seed)
     mine, theirs = rng.normal(factor, cv, n), rng.normal(1.0, cv, n)
     return sequential.Member("classic: r", "docker", "native", list(mine), list(theirs), False)
+
+
+def test_the_calibrated_design_is_the_felter_suites() -> None:
+    suite = load_suite("felter")
+    assert suite.max_repeats == classic_calibration.ADAPTIVE_DESIGN.max_n == DESIGN.max_n
+    assert suite.budget is not None
 
 
 def test_a_clear_row_is_decided_and_sticks_and_the_family_stops_when_all_are() -> None:
