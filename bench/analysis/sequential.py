@@ -319,8 +319,8 @@ def follow_orderings(
     split over both tests of every member: "worse" by the one-sided U test toward worse and
     the minimum effect, "no worse" when the one-sided U test rules out worse by the minimum
     effect (a subject better than its reference is answered so). Either sticks and stops the
-    member; the family stops when every member has one, or at the largest n. No stop for
-    noise: "no worse" needs no CV limit, only repeats.
+    member; a member goes on to the largest n otherwise. No stop for noise: "no worse" needs
+    no CV limit, only repeats.
 
     Bonferroni over the 2k one-sided tests, not the fixed table's Holm over k two-sided
     comparisons: the looks' levels hold each test's path to its share of the family's
@@ -331,43 +331,40 @@ def follow_orderings(
     rows would cost two rounds more than the fixed table's 8. Calibrated by
     bench.analysis.classic_calibration (adaptive)."""
     tests = ordering_tests(len(members))
-    toward_worse = [replace(m, expect="worse") for m in members]
-    sticky: dict[int, Outcome] = {}
+    policy_for = _policies(design, tests, 1)
+    return [
+        _follow_ordering(m, design, policy_for, tests, finished, resamples, seed) for m in members
+    ]
+
+
+def _follow_ordering(
+    m: Member,
+    design: Design,
+    policy_for: Callable[[int], gate.Policy],
+    tests: int,
+    finished: bool,
+    resamples: int,
+    seed: int,
+) -> Outcome:
+    """One member's looks, as far as its own values reach: under Bonferroni its tests stand
+    alone, so a member is looked at up to its own n however far the family's others got (a
+    row the run stopped at n=8, the VM's, does not hold the others' looks at 8)."""
+    toward_worse = replace(m, expect="worse")
     last: list[Outcome] = []
-    for n, policy in _looks_reached(members, design, _policies(design, tests, 1)):
+    for n, policy in _looks_reached([m], design, policy_for):
         each = replace(policy, alpha=policy.alpha / tests)
-        decisions = [
-            gate.decide_orderings(
-                [look_evidence(m, n, 1, resamples, seed)],
-                [
-                    gate.mwu_no_worse(
-                        _finite(m.values[:n]),
-                        _finite(m.ref_values[:n]),
-                        m.higher_is_better,
-                        m.min_effect,
-                    )
-                ],
-                each,
-                min_effects=[m.min_effect],
-            )[0]
-            for m in toward_worse
-        ]
-        last = []
-        for i, (m, d) in enumerate(zip(members, decisions, strict=True)):
-            if i not in sticky and d.call in ORDERED:
-                status: Status = "DIFFERENT" if d.call == "worse" else "SAME"
-                sticky[i] = Outcome(
-                    m.label, status, d.call, n, "decided", d.reason, policy.alpha, d.code
-                )
-            last.append(
-                sticky.get(i)
-                or Outcome(m.label, "OPEN", d.call, n, "open", d.reason, policy.alpha, d.code)
-            )
-        if all(o.stop == "decided" for o in last):
-            return last
+        no_worse = gate.mwu_no_worse(
+            _finite(m.values[:n]), _finite(m.ref_values[:n]), m.higher_is_better, m.min_effect
+        )
+        evidence = look_evidence(toward_worse, n, 1, resamples, seed)
+        d = gate.decide_orderings([evidence], [no_worse], each, min_effects=[m.min_effect])[0]
+        if d.call in ORDERED:
+            status: Status = "DIFFERENT" if d.call == "worse" else "SAME"
+            return Outcome(m.label, status, d.call, n, "decided", d.reason, policy.alpha, d.code)
+        last = [Outcome(m.label, "OPEN", d.call, n, "open", d.reason, policy.alpha, d.code)]
         if n >= design.max_n:
-            return [o if o.stop == "decided" else _ended(o, "max n") for o in last]
-    return _unfinished(members, design, last, finished)
+            return _ended(last[0], "max n")
+    return _unfinished([m], design, last, finished)[0]
 
 
 ORDERED: Final = ("worse", "no worse")  # an ordering's answers: each one decides

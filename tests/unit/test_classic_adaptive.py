@@ -107,3 +107,12 @@ def test_a_decided_row_frees_its_platform_while_an_open_row_keeps_its_own() -> N
     assert calls["classic: hpl-docker"].open
     assert ("app-hpcc", "libvirt") not in table.open_pairs
     assert {("app-hpcc", "docker"), ("app-hpcc", "native")} <= table.open_pairs
+
+
+def test_a_row_is_looked_at_as_far_as_its_own_values_go_not_its_family_s_shortest() -> None:
+    """The VM's rows stop at n=8; the containers' rows the run measured on to 12 are looked
+    at up to 12 (looking at every row only up to the shortest stopped them all at 8)."""
+    vm, container = _member(1.5, 0.01, 1, n=8), _member(1.0, 0.3, 3, n=12)
+    first, second = sequential.follow_orderings([vm, container], DESIGN, finished=True)
+    assert first.call == "worse" and first.n <= 8
+    assert (second.n, second.stop) == (12, "max n")
