@@ -6,7 +6,8 @@ A claim family is the trial figures one claim rests on together (its subject aga
 reference platform, one-sided in the direction the claim states where it states one, Holm
 over the family): its pairs stay open until the family is decided. The classic table
 (bench.analysis.classic) is one family too: each row asks whether its subject is worse than
-native or no worse, all rows judged together (sequential.follow_orderings). A (workload,
+native or no worse, at its share of the family's level, and frees its pairs once answered
+(sequential.follow_orderings). A (workload,
 platform) pair is measured again while any family it feeds is open. Pure: a samples frame in,
 outcomes out.
 """
