@@ -285,9 +285,9 @@ def _suite_platforms(spec: Suite | None) -> str:
     kept = []
     for name in named or DEFAULT_RUN_PLATFORMS:
         problem = problem_of(name)
-        if problem and spec:
-            note = f"note: suite {spec.name} left out {name}: {problem} ({SETUP_FIX})"
-            click.echo(note, err=True)
+        if problem:
+            whose = f"suite {spec.name}" if spec else "the default platforms"
+            click.echo(f"note: {whose} left out {name}: {problem} ({SETUP_FIX})", err=True)
         else:
             kept.append(name)
     return ",".join(kept)
