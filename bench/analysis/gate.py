@@ -381,6 +381,8 @@ def decide_orderings(
     k = len(evidences)
     effects = list(min_effects) if min_effects is not None else [policy.min_effect] * k
     worse_p, no_worse_adjusted = holm_pairs([ev.p_value for ev in evidences], no_worse_p)
+    # one comparison alone (a sequential look, its level already split) is not adjusted
+    said = "Holm-adjusted p" if k > 1 else "p"
     decisions = []
     for ev, effect, p_w, p_nw in zip(evidences, effects, worse_p, no_worse_adjusted, strict=True):
         d = decide(ev, policy, min_effect=effect, p_used=p_w, family=k)
@@ -392,11 +394,11 @@ def decide_orderings(
         elif p_nw < policy.alpha:
             why = (
                 f"worse by {pct(effect)} or more ruled out: one-sided U test,"
-                f" Holm-adjusted p={p_nw:.2g} < {policy.alpha:g}"
+                f" {said}={p_nw:.2g} < {policy.alpha:g}"
             )
             decisions.append(Decision("no worse", why, p_nw, Reason.NO_WORSE))
         else:
-            why = f"{d.reason}; worse by {pct(effect)} not ruled out (Holm-adjusted p={p_nw:.2g})"
+            why = f"{d.reason}; worse by {pct(effect)} not ruled out ({said}={p_nw:.2g})"
             code = Reason.NOT_SIGNIFICANT if d.code == Reason.EQUIVALENT else d.code
             decisions.append(Decision("inconclusive", why, d.p_used, code))
     return decisions
