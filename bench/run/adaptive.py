@@ -51,13 +51,25 @@ class Adaptive:
 @dataclass(frozen=True)
 class Look:
     """Where the run stands before a round: the pairs still open, those the round measures
-    (the open ones that fit the budget), the trial time spent and what the round will cost."""
+    (the open ones that fit the budget), the trial time spent and what the round will cost;
+    `short` are the open pairs an earlier round's budget left below the round's n."""
 
     round: int
     open: frozenset[Pair]
     measure: frozenset[Pair]
     spent_s: float
     next_round_s: float
+    short: frozenset[Pair] = frozenset()
+
+    def at_max_n(self, max_n: int) -> str:
+        """What the stop at the largest n left: pairs measured to it whose figures are still
+        undecided, and pairs the budget had left short of it."""
+        reached = self.open - self.short
+        return "; ".join(
+            [f"the largest n ({max_n}) reached"]
+            + ([f"{len(reached)} pair(s) reached it with a figure undecided"] if reached else [])
+            + ([f"{len(self.short)} pair(s) left short of it by the budget"] if self.short else [])
+        )
 
     def stop_reason(self, adaptive: Adaptive) -> str:
         """Why no further round runs ('' when one does)."""
@@ -88,11 +100,12 @@ def look(run: RunData, adaptive: Adaptive, round_: int, every: frozenset[Pair], 
     costs = _costs(before)
     opened = every if round_ < adaptive.design.min_n else frozenset(open_figures.open_pairs(found))
     measure = opened
+    counts = Counter((t.workload, t.platform) for t in before if not t.warmup)
     if adaptive.budget_s is not None and costs:
-        counts = Counter((t.workload, t.platform) for t in before if not t.warmup)
         bundles = _bundles(found, opened, adaptive.design)
         measure = triage(bundles, costs, counts, adaptive.budget_s - spent)
-    return Look(round_, opened, measure, spent, sum(costs.get(p, 0.0) for p in measure))
+    short = frozenset(p for p in opened if counts[p] < round_)
+    return Look(round_, opened, measure, spent, sum(costs.get(p, 0.0) for p in measure), short)
 
 
 @dataclass(frozen=True)

@@ -221,9 +221,7 @@ class Runner:
             message = {
                 "decided": f"every figure decided after {state.round} rounds",
                 "budget": f"budget spent ({state.spent_s:.0f} s of trials), {state.round} rounds",
-                "max n": f"the largest n ({adaptive.design.max_n}) reached"
-                # at the last look only pairs the budget left behind earlier are still open
-                + (f"; {len(state.open)} pair(s) left open by the budget" if state.open else ""),
+                "max n": state.at_max_n(adaptive.design.max_n),
             }[why]
             self.writer.event(Event("adaptive-stop", message, at=time.time(), data=data))
             return

@@ -345,4 +345,4 @@ def test_an_adaptive_round_measures_only_what_the_budgets_triage_kept(
     # the largest n is reached, and the stop says the budget left a figure behind on the way
     (stop,) = [e for e in run.events if e.kind == "adaptive-stop"]
     assert stop.data["stop"] == "max n" and stop.data["open"]
-    assert stop.message.endswith("pair(s) left open by the budget")
+    assert stop.message.endswith("; 1 pair(s) left short of it by the budget")

@@ -223,3 +223,13 @@ def test_a_pairs_cost_is_per_round_it_ran_in_so_one_left_out_does_not_look_cheap
         *(trial(1, "native", 2.0), trial(2, "native", 2.0), trial(2, "docker", 5.0)),
     ]
     assert _costs(trials) == {("w", "docker"): 5.0, ("w", "native"): 2.0}
+
+
+def test_the_stop_at_the_largest_n_tells_undecided_pairs_from_those_left_short() -> None:
+    a, b, c = ("w", "native"), ("w", "docker"), ("x", "docker")
+    look = Look(12, frozenset({a, b, c}), frozenset({a, b}), 0.0, 0.0, short=frozenset({c}))
+    assert look.at_max_n(12) == (
+        "the largest n (12) reached; 2 pair(s) reached it with a figure undecided;"
+        " 1 pair(s) left short of it by the budget"
+    )
+    assert Look(12, frozenset(), frozenset(), 0.0, 0.0).at_max_n(12) == "the largest n (12) reached"
