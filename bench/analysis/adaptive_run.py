@@ -5,6 +5,7 @@ here, so they all judge by the same looks."""
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from bench.analysis import open_figures, sequential
@@ -24,8 +25,22 @@ def stop_event(run: RunData) -> Any:
     return next((e for e in reversed(run.events) if e.kind == "adaptive-stop"), None)
 
 
-def standings(run: RunData) -> list[open_figures.Standing]:
-    """Each family's standing; empty for a run with fixed repeats."""
+# id(run) -> its standings, dropped with the run: a report asks four times (the summary's
+# overlay, the terminal lines, the claims and the classic table) and the looks of a felter
+# run take about 3 s to replay. RunData is frozen, but its dict fields make it unhashable.
+_LOOKED: dict[int, tuple[open_figures.Standing, ...]] = {}
+
+
+def standings(run: RunData) -> tuple[open_figures.Standing, ...]:
+    """Each family's standing; empty for a run with fixed repeats. Replayed once a run."""
+    key = id(run)
+    if key not in _LOOKED:
+        _LOOKED[key] = tuple(_replay(run))
+        weakref.finalize(run, _LOOKED.pop, key, None)
+    return _LOOKED[key]
+
+
+def _replay(run: RunData) -> list[open_figures.Standing]:
     design = design_of(run)
     if design is None:
         return []
