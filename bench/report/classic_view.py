@@ -18,8 +18,9 @@ BADGES: Final = {
 }
 
 
-def _ratio(value: float) -> str:
-    return f"{value:.3g}" if math.isfinite(value) else "-"
+def ratio_text(value: float) -> str:
+    """Three significant digits, trailing zeros kept: a ratio of 1.0025 reads 1.00, not 1."""
+    return f"{value:#.3g}".rstrip(".") if math.isfinite(value) else "-"
 
 
 def classic_rows(results: Sequence[ClassicResult]) -> list[dict[str, Any]]:
@@ -27,7 +28,7 @@ def classic_rows(results: Sequence[ClassicResult]) -> list[dict[str, Any]]:
     for r in results:
         published = f"{r.row.published_ratio:.2f}" if r.row.published_ratio is not None else ""
         interval = (
-            f"[{_ratio(r.ratio_low)}, {_ratio(r.ratio_high)}]"
+            f"[{ratio_text(r.ratio_low)}, {ratio_text(r.ratio_high)}]"
             if math.isfinite(r.ratio_low) and math.isfinite(r.ratio_high)
             else "-"
         )
@@ -39,7 +40,7 @@ def classic_rows(results: Sequence[ClassicResult]) -> list[dict[str, Any]]:
                 "ordering": r.row.ordering,
                 "published": r.row.published,
                 "published_ratio": published,
-                "ratio": _ratio(r.ratio),
+                "ratio": ratio_text(r.ratio),
                 "interval": interval,
                 "n": f"{r.n} / {r.n_ref}" if r.n else "-",
                 "call": r.call or "-",

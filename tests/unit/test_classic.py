@@ -4,6 +4,7 @@ said to be unmeasured; under A/A no row is called better or worse."""
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from bench.analysis import calibration, classic, classic_calibration
 from bench.core.platform_names import base_of, net_mode, sort_platforms
 from bench.core.workload import load_all, load_suite
-from bench.report.classic_view import classic_rows
+from bench.report.classic_view import classic_rows, ratio_text
 from tests.support.calibration_checks import assert_false_calls_within
 
 
@@ -149,3 +150,8 @@ def test_a_host_side_client_reaches_a_nat_published_port_at_its_host_number() ->
     values = {"port": 16379, "address": "172.22.0.1"}
     assert host_values(values, nat)["port"] == 49153  # type: ignore[arg-type]
     assert host_values({"port": 13306}, nat)["port"] == 13306  # type: ignore[arg-type]
+
+
+def test_a_ratio_keeps_its_three_digits() -> None:
+    assert [ratio_text(x) for x in (1.0025, 0.03, 8.55, 123.4)] == ["1.00", "0.0300", "8.55", "123"]
+    assert ratio_text(math.nan) == "-"
