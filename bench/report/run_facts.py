@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -76,11 +77,8 @@ def flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
 def repeats_made(run: RunData) -> dict[tuple[str, str], int]:
     """(workload, platform) -> the measured repeats the run recorded (warm-ups and failed
     trials not counted): what every figure of the pair rests on."""
-    made: dict[tuple[str, str], int] = {}
-    for t in run.trials:
-        if not t.warmup and t.status == "ok":
-            made[(t.workload, t.platform)] = made.get((t.workload, t.platform), 0) + 1
-    return made
+    measured = (t for t in run.trials if not t.warmup and t.status == "ok")
+    return Counter((t.workload, t.platform) for t in measured)
 
 
 def _made_text(name: str, made: Mapping[tuple[str, str], int], ran: Sequence[str]) -> str:
